@@ -1,0 +1,45 @@
+# The two set-up commands: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-postgres contract check lint typecheck format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/patron migrate
+	$(BIN)/patron credentials bootstrap
+	$(BIN)/patron serve
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+# The same suite on PostgreSQL (127.0.0.1:5432, database `test`, trust auth).
+test-postgres: $(STAMP)
+	PATRON_TEST_DATABASE_URL=$${PATRON_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+		$(BIN)/pytest
+
+contract: $(STAMP)
+	$(BIN)/pytest -m contract -v
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+clean:
+	rm -rf $(VENV) var/*.db*

@@ -1,0 +1,5 @@
+import sys
+
+from patron.cli import main
+
+sys.exit(main())

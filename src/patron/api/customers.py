@@ -1,0 +1,48 @@
+"""Customer operations: parse, call one service, render."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from patron.api.endpoint import Call, json_response
+from patron.api.wire.v2024_07_30 import CustomPropertyKeys
+from patron.api.listing import customer_list_request, page_cursors
+
+
+def _id(call: Call, name: str = "id") -> str:
+    return str(call.request.path_params[name])
+
+
+async def list_customers(call: Call) -> Response:
+    filters, page_request = customer_list_request(call)
+    page = await call.services.customers.list(call.account_id, filters, page_request)
+
+    after, before = page_cursors(call, page)
+    return json_response(call.version.customer_list(page.items, after, before, page.total))
+
+
+async def create_customer(call: Call) -> Response:
+    draft = call.version.customer_draft(await call.body())
+    customer = await call.services.customers.create(call.account_id, draft)
+    return json_response(call.version.created_customer(customer), 201)
+
+
+async def get_customer(call: Call) -> Response:
+    customer = await call.services.customers.get(call.account_id, _id(call))
+    return json_response(call.version.customer(customer))
+
+
+async def update_customer(call: Call) -> Response:
+    draft = call.version.customer_draft(await call.body())
+    customer = await call.services.customers.update(call.account_id, _id(call), draft)
+    return json_response(call.version.customer(customer))
+
+
+async def archive_customer(call: Call) -> Response:
+    customer = await call.services.customers.archive(call.account_id, _id(call))
+    return json_response(call.version.customer(customer))
+
+
+async def custom_property_keys(call: Call) -> Response:
+    keys = await call.services.customers.property_keys(call.account_id)
+    return json_response(CustomPropertyKeys(items=keys))

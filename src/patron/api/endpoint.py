@@ -1,0 +1,106 @@
+"""What every operation does around its handler: authenticate, pick the version, read the body,
+render the result or the error."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from patron.api.errors import PayloadTooLarge, UnsupportedMediaType, error_response
+from patron.api.versions import ApiVersion, resolve
+from patron.domain.accounts import Credential
+from patron.domain.errors import Invalid, NotFound, PatronError, Unauthenticated
+from patron.api.state import Services
+
+VERSION_HEADER = "Sequence-Version"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One authenticated call: who makes it, in which version, against which services."""
+
+    request: Request
+    credential: Credential
+    version: ApiVersion
+    services: Services
+
+    @property
+    def account_id(self) -> str:
+        return self.credential.account_id
+
+    async def body(self) -> bytes:
+        """The raw JSON body, refused when not JSON or over the size cap."""
+        media = self.request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            raise UnsupportedMediaType("Send the request body as JSON: Content-Type: application/json")
+        limit = self.services.settings.max_body_bytes
+        declared = self.request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"Request body is over the {limit}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self.request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"Request body is over the {limit}-byte limit")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        if not body.strip():
+            raise Invalid("Request body is required")
+        return body
+
+
+def json_response(body: Any, status_code: int = 200) -> Response:
+    return Response(msgspec.json.encode(body), status_code=status_code, media_type="application/json")
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str]:
+    if not header:
+        raise Unauthenticated("Missing credentials: send Authorization: Basic base64(clientId:secret)")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        raise Unauthenticated("Unsupported authorization scheme: use HTTP Basic")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise Unauthenticated("Malformed Basic credentials") from exc
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or not client_id or not secret:
+        raise Unauthenticated("Malformed Basic credentials: expected clientId:secret")
+    return client_id, secret
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+def operation(operation_id: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint running `handler` as the contract's `operation_id`."""
+
+    async def endpoint(request: Request) -> Response:
+        services: Services = request.app.state.services
+        version_name = None
+        try:
+            client_id, secret = _basic_credentials(request.headers.get("authorization"))
+            credential = await services.credentials.authenticate(client_id, secret)
+            version = resolve(request.headers.get(VERSION_HEADER), credential.api_version)
+            version_name = version.name
+            if operation_id not in version.operations:
+                raise NotFound(
+                    f"{request.method} {request.url.path} does not exist in API version {version.name}"
+                )
+            response = await handler(Call(request, credential, version, services))
+        except PatronError as error:
+            response = error_response(error)
+        if version_name is not None:
+            response.headers[VERSION_HEADER] = version_name
+        return response
+
+    endpoint.__name__ = operation_id
+    return endpoint

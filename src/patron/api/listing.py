@@ -1,0 +1,113 @@
+"""List query parameters: filters, sort, limit and cursors, each checked with a clear error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patron.api.endpoint import Call
+from patron.domain import limits
+from patron.domain.enums import BillingStatus, SortOrder
+from patron.domain.errors import FieldError, Invalid
+from patron.domain.listing import CustomerFilters, Page, PageRequest, Position, SortKey
+
+_SORT_FIELDS = ("createdAt", "legalName")
+_PROPERTY_PREFIX = "customProperties."
+
+
+class _Params:
+    """Reads query parameters, collecting every error before raising them together."""
+
+    def __init__(self, call: Call) -> None:
+        self.query = call.request.query_params
+        self.errors: list[FieldError] = []
+
+    def text(self, name: str) -> str | None:
+        """The value, or None when absent or empty (an empty filter filters nothing)."""
+        values = self.query.getlist(name)
+        if len(values) > 1:
+            self.errors.append(FieldError(name, "must be given once"))
+            return None
+        value = values[0] if values else None
+        if not value:
+            return None
+        if len(value) > limits.FILTER_MAX:
+            self.errors.append(FieldError(name, f"must be at most {limits.FILTER_MAX} characters"))
+            return None
+        return value
+
+    def choice(self, name: str, choices: dict[str, Any]) -> Any:
+        value = self.text(name)
+        if value is None:
+            return None
+        if value not in choices:
+            self.errors.append(FieldError(name, f"must be one of {', '.join(choices)}"))
+            return None
+        return choices[value]
+
+    def limit(self) -> int:
+        value = self.text("limit")
+        if value is None:
+            return limits.PAGE_LIMIT_DEFAULT
+        low, high = limits.PAGE_LIMIT_MIN, limits.PAGE_LIMIT_MAX
+        if not value.isdigit() or not low <= int(value) <= high:
+            self.errors.append(FieldError("limit", f"must be a whole number from {low} to {high}"))
+            return limits.PAGE_LIMIT_DEFAULT
+        return int(value)
+
+    def sort(self) -> SortKey:
+        order = self.choice("sortOrder", {o.value: o for o in SortOrder}) or SortOrder.DESC
+        name = self.text("sortBy") or "createdAt"
+        if name.startswith(_PROPERTY_PREFIX) and len(name) > len(_PROPERTY_PREFIX):
+            return SortKey("customProperties", order, name.removeprefix(_PROPERTY_PREFIX))
+        if name not in _SORT_FIELDS:
+            self.errors.append(
+                FieldError(
+                    "sortBy", f"must be one of {', '.join(_SORT_FIELDS)} or customProperties.<key>"
+                )
+            )
+            return SortKey(order=order)
+        return SortKey(name, order)
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise Invalid.of(self.errors)
+
+
+def page_request(call: Call, params: _Params) -> PageRequest:
+    sort, limit = params.sort(), params.limit()
+    after, before = params.text("after"), params.text("before")
+    if after and before:
+        params.errors.append(FieldError("before", "give either after or before, not both"))
+    params.raise_errors()
+    codec = call.services.cursors
+    return PageRequest(
+        sort=sort,
+        limit=limit,
+        after=None if after is None else codec.decode(call.account_id, sort, after, "after"),
+        before=None if before is None else codec.decode(call.account_id, sort, before, "before"),
+    )
+
+
+def customer_list_request(call: Call) -> tuple[CustomerFilters, PageRequest]:
+    params = _Params(call)
+    include_archived = params.choice("includeArchived", {"true": True, "false": False})
+    filters = CustomerFilters(
+        legal_name=params.text("legalName"),
+        email=params.text("email"),
+        alias=params.text("alias"),
+        label=params.text("label"),
+        include_archived=bool(include_archived),
+        billing_status=params.choice("billingStatus", {s.value: s for s in BillingStatus}),
+    )
+    return filters, page_request(call, params)
+
+
+def page_cursors(call: Call, page: Page[Any]) -> tuple[str | None, str | None]:
+    """The page's `after` and `before` cursors, each present only when rows lie that way."""
+
+    def cursor(position: Position | None) -> str | None:
+        if position is None:
+            return None
+        return call.services.cursors.encode(call.account_id, page.sort, position)
+
+    return cursor(page.next), cursor(page.previous)

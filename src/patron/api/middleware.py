@@ -1,0 +1,64 @@
+"""Outermost layer: a request id on every response, the version header on every response, and
+any unexpected error turned into a logged 500 that reveals nothing."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from patron.api.errors import envelope
+from patron.api.versions import LATEST, VERSIONS
+
+log = logging.getLogger("patron.api")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        asked = headers.get(b"sequence-version", b"").decode("latin-1").strip()
+        default_version = asked if asked in VERSIONS else LATEST.name
+        started = False
+
+        async def send_with_context(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                out = list(message.get("headers", []))
+                names = {name.lower() for name, _ in out}
+                out.append((b"x-request-id", request_id.encode()))
+                if b"sequence-version" not in names:
+                    out.append((b"sequence-version", default_version.encode()))
+                message = {**message, "headers": out}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_context)
+        except Exception:
+            log.exception("unhandled error, request id %s", request_id)
+            if started:
+                raise
+            await send_with_context(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            body = envelope(
+                "InternalServerError",
+                f"Something went wrong on our side. Quote request id {request_id} when reporting it.",
+            )
+            await send({"type": "http.response.body", "body": body})

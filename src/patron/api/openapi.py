@@ -1,0 +1,103 @@
+"""Patron's own OpenAPI 3 document, generated from the operation table and the wire structs, so it
+cannot drift from the code."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from patron.api.errors import ErrorEnvelope
+from patron.api.routes import OPERATIONS
+from patron.api.versions import LATEST, VERSIONS
+
+_REF = "#/components/schemas/{name}"
+_ERRORS = {
+    "400": "Invalid request (field errors listed) or unknown API version",
+    "401": "Missing, malformed, wrong or revoked credentials",
+    "404": "No such record in this account, or no such operation in this version",
+    "409": "Conflicts with existing data",
+    "413": "Body over the size limit",
+    "415": "Body is not JSON",
+}
+
+
+def _parameters(path: str, operation_id: str) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", path)
+    ]
+    params.append(
+        {
+            "name": "Sequence-Version",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "enum": sorted(VERSIONS)},
+        }
+    )
+    if operation_id == "getCustomers":
+        for name, schema in [
+            ("sortBy", {"type": "string"}),
+            ("sortOrder", {"type": "string", "enum": ["ASC", "DESC"]}),
+            ("legalName", {"type": "string"}),
+            ("email", {"type": "string"}),
+            ("alias", {"type": "string"}),
+            ("label", {"type": "string"}),
+            ("includeArchived", {"type": "boolean"}),
+            ("billingStatus", {"type": "string", "enum": ["ACTIVE", "INACTIVE"]}),
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
+            ("after", {"type": "string"}),
+            ("before", {"type": "string"}),
+        ]:
+            params.append({"name": name, "in": "query", "required": False, "schema": schema})
+    return params
+
+
+def document() -> dict[str, Any]:
+    types: list[Any] = [ErrorEnvelope]
+    for op in OPERATIONS:
+        types.append(op.response)
+        if op.request is not None:
+            types.append(op.request)
+    schemas, components = msgspec.json.schema_components(types, ref_template=_REF)
+    refs = dict(zip(types, schemas, strict=True))
+    error = {"application/json": {"schema": refs[ErrorEnvelope]}}
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        responses: dict[str, Any] = {
+            str(op.success): {
+                "description": "OK",
+                "content": {"application/json": {"schema": refs[op.response]}},
+            }
+        }
+        responses.update({code: {"description": d, "content": error} for code, d in _ERRORS.items()})
+        spec: dict[str, Any] = {
+            "operationId": op.operation_id,
+            "summary": op.summary,
+            "tags": [op.tag],
+            "parameters": _parameters(op.path, op.operation_id),
+            "responses": responses,
+        }
+        if op.request is not None:
+            spec["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[op.request]}},
+            }
+        paths.setdefault(op.path, {})[op.method.lower()] = spec
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Patron",
+            "version": LATEST.name,
+            "description": "Customer records for B2B billing, wire-compatible with Sequence's "
+            "Customer API. Authenticate with HTTP Basic (clientId:clientSecret).",
+        },
+        "servers": [{"url": "/api"}],
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+        },
+        "security": [{"basic": []}],
+        "paths": paths,
+    }

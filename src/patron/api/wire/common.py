@@ -1,0 +1,108 @@
+"""Wire pieces every API version shares: bounded field types, addresses, timestamps."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import msgspec
+
+from patron.domain import limits
+from patron.domain.customers import Address, Contact, IntegrationId
+from patron.domain.enums import BillingPreference, CountryCode, StateCode
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.NAME_MAX)]
+OptionalText = Annotated[str, msgspec.Meta(max_length=limits.NAME_MAX)]
+Postcode = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.POSTCODE_MAX)]
+Url = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.URL_MAX)]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=limits.EMAIL_MAX)]
+AliasValue = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.ALIAS_MAX)]
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.INTEGRATION_ID_MAX)]
+Telephone = Annotated[str, msgspec.Meta(max_length=limits.TELEPHONE_MAX)]
+PropertyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.CUSTOM_PROPERTY_KEY_MAX)]
+PropertyValue = Annotated[str, msgspec.Meta(max_length=limits.CUSTOM_PROPERTY_VALUE_MAX)]
+CustomProperties = Annotated[
+    dict[PropertyKey, PropertyValue], msgspec.Meta(max_length=limits.CUSTOM_PROPERTIES_MAX)
+]
+
+
+class Wire(msgspec.Struct, rename="camel", omit_defaults=True):
+    """Base of wire structs: camelCase names; optional fields left out, never sent as null."""
+
+
+def iso(micros: int) -> str:
+    """`2024-07-30T12:00:00.123Z`: ISO 8601, UTC, millisecond precision."""
+    seconds, rest = divmod(micros, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1000:03d}Z"
+
+
+def iso_or_none(micros: int | None) -> str | None:
+    return None if micros is None else iso(micros)
+
+
+class AddressWire(Wire):
+    line1: Name
+    town: Name
+    postcode: Postcode
+    country: CountryCode
+    line2: OptionalText | None = None
+    state: StateCode | None = None
+
+    def to_domain(self) -> Address:
+        return Address(
+            line1=self.line1,
+            line2=self.line2,
+            town=self.town,
+            state=None if self.state is None else self.state.value,
+            postcode=self.postcode,
+            country=self.country.value,
+        )
+
+    @classmethod
+    def of(cls, a: Address) -> AddressWire:
+        return cls(
+            line1=a.line1,
+            line2=a.line2,
+            town=a.town,
+            state=None if a.state is None else StateCode(a.state),
+            postcode=a.postcode,
+            country=CountryCode(a.country),
+        )
+
+
+class ContactOut(Wire):
+    id: str
+    name: str
+    email: str
+    billing_preference: BillingPreference
+    created_at: str
+    updated_at: str
+    archived_at: str | None = None
+
+    @classmethod
+    def of(cls, c: Contact) -> ContactOut:
+        return cls(
+            id=c.id,
+            name=c.name,
+            email=c.email,
+            billing_preference=c.billing_preference,
+            created_at=iso(c.created_at),
+            updated_at=iso(c.updated_at),
+            archived_at=iso_or_none(c.archived_at),
+        )
+
+
+class IntegrationIdOut(Wire):
+    service: str
+    id: str
+    is_pending: bool
+    last_synced: str | None = None
+
+    @classmethod
+    def of(cls, x: IntegrationId) -> IntegrationIdOut:
+        return cls(
+            service=x.service.value,
+            id=x.external_id,
+            is_pending=x.is_pending,
+            last_synced=iso_or_none(x.last_synced),
+        )

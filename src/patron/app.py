@@ -1,0 +1,94 @@
+"""The composition root: settings → database → store → services → HTTP app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from patron.api.cursors import CursorCodec
+from patron.api.endpoint import json_response
+from patron.api.errors import MethodNotAllowed, error_response
+from patron.api.middleware import RequestContext
+from patron.api.openapi import document
+from patron.api.routes import api_routes
+from patron.api.state import Services
+from patron.config import Settings
+from patron.domain.errors import NotFound, PatronError
+from patron.services.credentials import CredentialService
+from patron.services.customers import CustomerService
+from patron.storage import open_database
+from patron.storage.accounts import AccountStore
+from patron.storage.database import Database
+from patron.storage.unit import Store
+
+
+async def build_services(settings: Settings) -> tuple[Services, Database]:
+    db = await open_database(settings.database_url, pool_min=settings.pool_min, pool_max=settings.pool_max)
+    accounts = AccountStore(db)
+    services = Services(
+        settings=settings,
+        credentials=CredentialService(accounts, cache_seconds=settings.auth_cache_seconds),
+        customers=CustomerService(Store(db)),
+        cursors=CursorCodec(await accounts.instance_secret("cursor_key")),
+    )
+    return services, db
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error: PatronError
+    if exc.status_code == 405:
+        error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+    elif exc.status_code == 404:
+        error = NotFound(f"No such endpoint: {request.method} {request.url.path}")
+    else:
+        error = PatronError(str(exc.detail))
+    response = error_response(error)
+    response.status_code = exc.status_code
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _openapi(request: Request) -> Response:
+    return json_response(request.app.state.openapi)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Starlette:
+    """The ASGI app. Given `services`, it uses them (tests); otherwise it opens the database
+    named by `settings` on startup and closes it on shutdown."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        built, db = await build_services(settings)
+        app.state.services = built
+        try:
+            yield
+        finally:
+            await db.close()
+
+    app = Starlette(
+        routes=[
+            Route("/api/openapi.json", _openapi, methods=["GET"]),
+            Mount("/api", routes=api_routes()),
+        ],
+        middleware=[Middleware(RequestContext)],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.openapi = document()
+    if services is not None:
+        app.state.services = services
+    return app

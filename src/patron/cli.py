@@ -1,0 +1,214 @@
+"""`patron`: serve, migrate, and manage credentials."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from patron.api.versions import VERSIONS
+from patron.config import Settings
+from patron.domain.accounts import Credential, IssuedCredential
+from patron.domain.errors import PatronError
+from patron.services.credentials import CredentialService
+from patron.storage import open_database
+from patron.storage.accounts import AccountStore
+from patron.storage.migrate import migrate
+
+BOOTSTRAP_ACCOUNT = "default"
+
+
+def _when(micros: int | None) -> str:
+    if micros is None:
+        return "-"
+    return datetime.fromtimestamp(micros / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _with_credentials(
+    settings: Settings, work: Callable[[CredentialService], Awaitable[Any]]
+) -> Any:
+    if settings.database_url.startswith("sqlite:"):
+        migrate(settings.database_url)  # the embedded default sets itself up
+
+    async def run() -> Any:
+        db = await open_database(settings.database_url, pool_min=1, pool_max=2)
+        try:
+            return await work(CredentialService(AccountStore(db)))
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def _print_issued(issued: IssuedCredential, as_json: bool) -> None:
+    c = issued.credential
+    if as_json:
+        out = {
+            "accountId": c.account_id,
+            "accountName": c.account_name,
+            "clientId": c.client_id,
+            "clientSecret": issued.client_secret,
+        }
+        if c.api_version:
+            out["apiVersion"] = c.api_version
+        print(json.dumps(out))
+        return
+    print(f"accountId:    {c.account_id}  ({c.account_name})")
+    print(f"clientId:     {c.client_id}")
+    print(f"clientSecret: {issued.client_secret}")
+    if c.api_version:
+        print(f"apiVersion:   {c.api_version}")
+    print("The secret is shown only now: store it somewhere safe.")
+
+
+def _credential_row(c: Credential) -> dict[str, Any]:
+    return {
+        "clientId": c.client_id,
+        "accountId": c.account_id,
+        "accountName": c.account_name,
+        "apiVersion": c.api_version,
+        "createdAt": _when(c.created_at),
+        "revokedAt": None if c.revoked_at is None else _when(c.revoked_at),
+    }
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    if settings.database_url.startswith("sqlite:"):
+        migrate(settings.database_url)
+    # Worker processes build their app from the environment: hand the flags on through it.
+    os.environ["PATRON_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "patron.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        server_header=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    migrate(settings.database_url)
+    print(f"Database at {_safe_url(settings.database_url)} is up to date.")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def cmd_credentials_create(args: argparse.Namespace, settings: Settings) -> int:
+    if args.version is not None and args.version not in VERSIONS:
+        print(f"--version must be one of {', '.join(sorted(VERSIONS))}", file=sys.stderr)
+        return 2
+    issued = _with_credentials(
+        settings, lambda svc: svc.create(args.account, api_version=args.version)
+    )
+    _print_issued(issued, args.json)
+    return 0
+
+
+def cmd_credentials_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    """Issue a first credential (account `default`) when the database has none."""
+
+    async def work(svc: CredentialService) -> IssuedCredential | None:
+        if await svc.count() > 0:
+            return None
+        return await svc.create(BOOTSTRAP_ACCOUNT)
+
+    issued = _with_credentials(settings, work)
+    if issued is None:
+        print("Credentials exist already: `patron credentials list` shows them.")
+        return 0
+    print("First credential for this Patron (account 'default'):")
+    _print_issued(issued, as_json=False)
+    return 0
+
+
+def cmd_credentials_list(args: argparse.Namespace, settings: Settings) -> int:
+    rows = [_credential_row(c) for c in _with_credentials(settings, lambda svc: svc.list())]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(f"{'clientId':38} {'account':20} {'version':11} {'created':21} revoked")
+    for r in rows:
+        print(
+            f"{r['clientId']:38} {r['accountName'][:20]:20} {r['apiVersion'] or '-':11}"
+            f" {r['createdAt']:21} {r['revokedAt'] or '-'}"
+        )
+    return 0
+
+
+def cmd_credentials_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        c = _with_credentials(settings, lambda svc: svc.revoke(args.client_id))
+    except PatronError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    print(f"Revoked {c.client_id} (account {c.account_name}) at {_when(c.revoked_at)}.")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="patron", description=__doc__)
+    top.add_argument(
+        "--database-url", help="sqlite:///PATH or postgresql://... (env PATRON_DATABASE_URL)"
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API")
+    serve.add_argument("--host", help="bind address (env PATRON_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (env PATRON_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, help="processes (env PATRON_WORKERS, default 1)")
+    serve.set_defaults(run=cmd_serve)
+
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        run=cmd_migrate
+    )
+
+    creds = sub.add_parser("credentials", help="manage API credentials").add_subparsers(
+        dest="action", required=True
+    )
+    create = creds.add_parser("create", help="issue a credential (creates the account if new)")
+    create.add_argument("--account", required=True, help="account name")
+    create.add_argument("--version", help="pin the credential to an API version")
+    create.add_argument("--json", action="store_true", help="print JSON")
+    create.set_defaults(run=cmd_credentials_create)
+    listing = creds.add_parser("list", help="list credentials (never secrets)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(run=cmd_credentials_list)
+    revoke = creds.add_parser("revoke", help="revoke a credential")
+    revoke.add_argument("client_id")
+    revoke.set_defaults(run=cmd_credentials_revoke)
+    creds.add_parser(
+        "bootstrap", help="issue a first credential when there is none (used by make run)"
+    ).set_defaults(run=cmd_credentials_bootstrap)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.from_env().but(
+        database_url=args.database_url,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
+    )
+    code: int = args.run(args, settings)
+    return code

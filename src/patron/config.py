@@ -1,0 +1,63 @@
+"""Settings, read from the environment (PATRON_*) and overridable by CLI flags.
+
+Every setting is documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///var/patron.db"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, not {raw!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    max_body_bytes: int = 1024 * 1024
+    auth_cache_seconds: float = 10.0
+    pool_min: int = 2
+    pool_max: int = 10
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            database_url=os.environ.get("PATRON_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            host=os.environ.get("PATRON_HOST") or "127.0.0.1",
+            port=_int("PATRON_PORT", 8000),
+            workers=_int("PATRON_WORKERS", 1),
+            log_level=os.environ.get("PATRON_LOG_LEVEL") or "info",
+            max_body_bytes=_int("PATRON_MAX_BODY_BYTES", 1024 * 1024),
+            auth_cache_seconds=_float("PATRON_AUTH_CACHE_SECONDS", 10.0),
+            pool_min=_int("PATRON_DATABASE_POOL_MIN", 2),
+            pool_max=_int("PATRON_DATABASE_POOL_MAX", 10),
+        )
+
+    def but(self, **changes: Any) -> Settings:
+        """A copy with the given settings changed (`None` values leave a setting as it is)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

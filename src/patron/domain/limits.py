@@ -1,0 +1,21 @@
+"""Bounds on input sizes. Documented in docs/api.md; the wire schemas and rules read them from here."""
+
+from __future__ import annotations
+
+NAME_MAX = 255  # legal names, contact names, labels, address lines, towns
+POSTCODE_MAX = 32
+URL_MAX = 2048
+EMAIL_MAX = 254  # RFC 5321 path limit
+ALIAS_MAX = 255
+INTEGRATION_ID_MAX = 255
+TELEPHONE_MAX = 64
+CUSTOM_PROPERTY_KEY_MAX = 100
+CUSTOM_PROPERTY_VALUE_MAX = 1000
+CUSTOM_PROPERTIES_MAX = 50
+CONTACTS_MAX = 100
+ALIASES_MAX = 100
+INTEGRATION_IDS_MAX = 50
+FILTER_MAX = 1000  # query-string filter values
+PAGE_LIMIT_MIN = 1
+PAGE_LIMIT_MAX = 100
+PAGE_LIMIT_DEFAULT = 20

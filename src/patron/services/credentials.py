@@ -1,0 +1,98 @@
+"""API credentials: issue, list, revoke, and authenticate a request's client id and secret.
+
+Secrets are stored only as Argon2id hashes. Verifying one costs tens of milliseconds by design, so
+a request does not pay it every time: after one successful verification the process keeps an
+HMAC-SHA256 of the secret under a random key that never leaves memory, and later requests compare
+against that in constant time. The entry expires after `cache_seconds`, which bounds how long a
+revocation made by another process (the CLI) takes to bite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from patron.domain.accounts import Credential, IssuedCredential
+from patron.domain.errors import NotFound, Unauthenticated
+from patron.domain.ids import new_id, now_micros
+from patron.storage.accounts import AccountStore
+
+_BAD_CREDENTIALS = "Invalid credentials: check the client id and secret"
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    digest: bytes
+    credential: Credential
+    expires: float
+
+
+class CredentialService:
+    def __init__(self, accounts: AccountStore, *, cache_seconds: float = 10.0) -> None:
+        self._accounts = accounts
+        self._hasher = PasswordHasher()
+        self._cache_key = os.urandom(32)
+        self._cache: dict[str, _Verified] = {}
+        self._cache_seconds = cache_seconds
+
+    async def create(self, account_name: str, *, api_version: str | None = None) -> IssuedCredential:
+        account = await self._accounts.get_or_create_account(account_name)
+        secret = secrets.token_urlsafe(32)
+        credential = Credential(
+            client_id=new_id(),
+            account_id=account.id,
+            account_name=account.name,
+            created_at=now_micros(),
+            api_version=api_version,
+        )
+        await self._accounts.add_credential(credential, self._hasher.hash(secret))
+        return IssuedCredential(credential, secret)
+
+    async def list(self) -> list[Credential]:
+        return await self._accounts.list_credentials()
+
+    async def revoke(self, client_id: str) -> Credential:
+        credential = await self._accounts.revoke_credential(client_id)
+        if credential is None:
+            raise NotFound(f"No credential with client id {client_id}")
+        self._cache.pop(client_id, None)
+        return credential
+
+    async def count(self) -> int:
+        return await self._accounts.count_credentials()
+
+    def _digest(self, client_id: str, secret: str) -> bytes:
+        message = f"{client_id}:{secret}".encode()
+        return hmac.new(self._cache_key, message, hashlib.sha256).digest()
+
+    async def authenticate(self, client_id: str, secret: str) -> Credential:
+        digest = self._digest(client_id, secret)
+        cached = self._cache.get(client_id)
+        if cached is not None and cached.expires > time.monotonic():
+            # A client id has one secret: a mismatch here is a wrong secret, no need to rehash.
+            if hmac.compare_digest(cached.digest, digest):
+                return cached.credential
+            raise Unauthenticated(_BAD_CREDENTIALS)
+        found = await self._accounts.credential_with_hash(client_id)
+        if found is None:
+            raise Unauthenticated(_BAD_CREDENTIALS)
+        credential, secret_hash = found
+        if credential.revoked_at is not None:
+            self._cache.pop(client_id, None)
+            raise Unauthenticated("This credential has been revoked")
+        try:
+            await asyncio.to_thread(self._hasher.verify, secret_hash, secret)
+        except (VerificationError, InvalidHashError) as exc:
+            raise Unauthenticated(_BAD_CREDENTIALS) from exc
+        self._cache[client_id] = _Verified(
+            digest, credential, time.monotonic() + self._cache_seconds
+        )
+        return credential

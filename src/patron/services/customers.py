@@ -1,0 +1,199 @@
+"""Customer use cases: create, read, list, full update, archive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from patron.domain.customers import (
+    Customer,
+    CustomerDraft,
+    IntegrationId,
+    check_draft,
+)
+from patron.domain.enums import BillingStatus, IntegrationService, PushIntegration
+from patron.domain.errors import ArchivedResource, FieldError, Invalid, NotFound
+from patron.domain.ids import new_id, now_micros
+from patron.domain.listing import CustomerFilters, Page, PageRequest, Position
+from patron.storage.database import Row
+from patron.storage.customers import customer_from_row
+from patron.storage.unit import Store, Unit
+
+
+def _not_found(customer_id: str) -> NotFound:
+    return NotFound(f"Customer {customer_id} not found")
+
+
+async def assemble(unit: Unit, rows: Sequence[Row]) -> list[Customer]:
+    """Customers from their rows, with live contacts, integration ids, organizations, properties."""
+    ids = [r["id"] for r in rows]
+    if not ids:
+        return []
+    contacts = await unit.contacts.of_customers(ids)
+    integration_ids = await unit.customers.integration_ids(ids)
+    organizations = await unit.organizations.of_customers(ids)
+    properties = await unit.customers.properties(ids)
+    return [
+        customer_from_row(
+            r,
+            contacts=contacts[r["id"]],
+            integration_ids=integration_ids[r["id"]],
+            organizations=organizations[r["id"]],
+            custom_properties=properties[r["id"]],
+        )
+        for r in rows
+    ]
+
+
+async def load(unit: Unit, customer_id: str) -> Customer:
+    rows = await unit.customers.rows([customer_id])
+    if customer_id not in rows:
+        raise _not_found(customer_id)
+    return (await assemble(unit, [rows[customer_id]]))[0]
+
+
+def _with_pushes(
+    integration_ids: list[IntegrationId], pushes: Sequence[PushIntegration] | None
+) -> list[IntegrationId]:
+    """Asked-for pushes are recorded as pending ids (empty external id) until an integration
+    syncs them; a service that already has an id is left as it is. Patron calls no integration."""
+    have = {x.service for x in integration_ids}
+    pending = [
+        IntegrationId(service=service, external_id="", is_pending=True)
+        for service in dict.fromkeys(IntegrationService(p.value) for p in pushes or ())
+        if service not in have
+    ]
+    return integration_ids + pending
+
+
+class CustomerService:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get(self, account_id: str, customer_id: str) -> Customer:
+        async with self._store.reading(account_id) as unit:
+            return await load(unit, customer_id)
+
+    async def create(self, account_id: str, draft: CustomerDraft) -> Customer:
+        _check(draft)
+        customer_id, at = new_id(), now_micros()
+        async with self._store.writing(account_id) as unit:
+            await unit.customers.insert(customer_id, draft, at)
+            await self._write_parts(unit, customer_id, draft, at, integration_ids=[])
+            return await load(unit, customer_id)
+
+    async def update(self, account_id: str, customer_id: str, draft: CustomerDraft) -> Customer:
+        """A full replacement of the customer's own fields and contacts. Collections the draft
+        leaves out (aliases, integration ids, custom properties, organizations) stay as they are."""
+        _check(draft)
+        at = now_micros()
+        async with self._store.writing(account_id) as unit:
+            locked = await unit.customers.lock(customer_id)
+            if locked is None:
+                raise _not_found(customer_id)
+            if locked["archived_at"] is not None:
+                raise ArchivedResource(
+                    f"Customer {customer_id} is archived; archived customers cannot be updated"
+                )
+            await unit.customers.update(customer_id, draft, at)
+            current = (await unit.customers.integration_ids([customer_id]))[customer_id]
+            await self._write_parts(unit, customer_id, draft, at, integration_ids=current)
+            return await load(unit, customer_id)
+
+    async def archive(self, account_id: str, customer_id: str) -> Customer:
+        async with self._store.writing(account_id) as unit:
+            if await unit.customers.lock(customer_id) is None:
+                raise _not_found(customer_id)
+            await unit.customers.archive(customer_id, now_micros())
+            return await load(unit, customer_id)
+
+    async def list(
+        self, account_id: str, filters: CustomerFilters, request: PageRequest
+    ) -> Page[Customer]:
+        if filters.billing_status is BillingStatus.ACTIVE:
+            # Patron keeps no billing schedules, so no customer has a current one.
+            return Page(items=[], total=0, sort=request.sort)
+        forward = request.before is None
+        start = request.after if forward else request.before
+        async with self._store.reading(account_id) as unit:
+            repo = unit.customers
+            found = await repo.page(
+                filters, request.sort, forward=forward, start=start, limit=request.limit + 1
+            )
+            more = len(found) > request.limit
+            found = found[: request.limit]
+            if not forward:
+                found.reverse()
+            first = found[0][0] if found else None
+            last = found[-1][0] if found else None
+
+            async def rows_beyond(position: Position | None, ahead: bool) -> bool:
+                if position is None:
+                    return False
+                return bool(
+                    await repo.page(filters, request.sort, forward=ahead, start=position, limit=1)
+                )
+
+            if forward:
+                next_ = last if more else None
+                # Without a cursor this is the first page: nothing precedes it.
+                previous = first if start is not None and await rows_beyond(first, False) else None
+            else:
+                previous = first if more else None
+                next_ = last if await rows_beyond(last, True) else None
+            items = await assemble(unit, [row for _, row in found])
+            total = await repo.count(filters)
+        return Page(items=items, next=next_, previous=previous, total=total, sort=request.sort)
+
+    async def property_keys(self, account_id: str) -> list[str]:
+        async with self._store.reading(account_id) as unit:
+            return await unit.customers.property_keys()
+
+    async def _write_parts(
+        self,
+        unit: Unit,
+        customer_id: str,
+        draft: CustomerDraft,
+        at: int,
+        *,
+        integration_ids: list[IntegrationId],
+    ) -> None:
+        await unit.contacts.replace(customer_id, draft.contacts, at)
+        if draft.aliases is not None:
+            await unit.aliases.replace(customer_id, draft.aliases, at)
+        if draft.integration_ids is not None:
+            integration_ids = [
+                IntegrationId(service=x.service, external_id=x.external_id)
+                for x in draft.integration_ids
+            ]
+        if draft.integration_ids is not None or draft.push_to_integrations:
+            await unit.customers.replace_integration_ids(
+                customer_id, _with_pushes(integration_ids, draft.push_to_integrations)
+            )
+        if draft.custom_properties is not None:
+            await unit.customers.replace_properties(customer_id, draft.custom_properties)
+        if draft.parent_id is not None:
+            await _join_parent(unit, customer_id, draft.parent_id, at)
+
+
+def _check(draft: CustomerDraft) -> None:
+    errors = check_draft(draft)
+    if errors:
+        raise Invalid.of(errors)
+
+
+async def _join_parent(unit: Unit, customer_id: str, parent_id: str, at: int) -> None:
+    """Make the customer a member of the organization its parent owns (made if there is none)."""
+
+    def bad(message: str) -> Invalid:
+        return Invalid.of([FieldError("parentId", message)])
+
+    if parent_id == customer_id:
+        raise bad("a customer cannot be its own parent")
+    if not await unit.customers.live_ids([parent_id]):
+        raise bad(f"no live customer {parent_id} in this account")
+    if await unit.organizations.is_above(customer_id, parent_id):
+        raise bad(f"customer {parent_id} is already below this customer: that would be a cycle")
+    org_id = await unit.organizations.owned_by(parent_id)
+    if org_id is None:
+        org_id = await unit.organizations.create(parent_id, at)
+    await unit.organizations.add_members(org_id, [customer_id], at)

@@ -1,0 +1,113 @@
+"""Contacts of customers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from patron.domain.customers import Contact, ContactDraft, email_key
+from patron.domain.enums import BillingPreference
+from patron.domain.ids import new_id
+from patron.storage.database import Connection, Dialect, Row
+
+_COLUMNS = "id, customer_id, name, email, billing_preference, created_at, updated_at, archived_at"
+
+
+def contact_from_row(row: Row) -> Contact:
+    return Contact(
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        billing_preference=BillingPreference(row["billing_preference"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        archived_at=row["archived_at"],
+    )
+
+
+class ContactRepo:
+    def __init__(self, conn: Connection, dialect: Dialect, account_id: str) -> None:
+        self._conn = conn
+        self._any = dialect.any_of
+        self._account = account_id
+
+    async def of_customers(
+        self, customer_ids: Sequence[str], *, include_archived: bool = False
+    ) -> dict[str, list[Contact]]:
+        """Each customer's contacts, oldest first."""
+        archived = "" if include_archived else " AND archived_at IS NULL"
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM contacts WHERE account_id = $1"
+            f" AND customer_id {self._any('$2')}{archived} ORDER BY created_at, id",
+            self._account,
+            list(customer_ids),
+        )
+        found: dict[str, list[Contact]] = {cid: [] for cid in customer_ids}
+        for row in rows:
+            found[row["customer_id"]].append(contact_from_row(row))
+        return found
+
+    async def insert(self, customer_id: str, drafts: Sequence[ContactDraft], at: int) -> None:
+        await self._conn.executemany(
+            "INSERT INTO contacts (id, account_id, customer_id, name, email, email_key,"
+            " billing_preference, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+            " $8, $8)",
+            [
+                (
+                    new_id(),
+                    self._account,
+                    customer_id,
+                    d.name,
+                    d.email,
+                    email_key(d.email),
+                    d.billing_preference.value,
+                    at,
+                )
+                for d in drafts
+            ],
+        )
+
+    async def update(self, contact_id: str, draft: ContactDraft, at: int) -> None:
+        await self._conn.execute(
+            "UPDATE contacts SET name = $3, email = $4, email_key = $5, billing_preference = $6,"
+            " updated_at = $7 WHERE account_id = $1 AND id = $2",
+            self._account,
+            contact_id,
+            draft.name,
+            draft.email,
+            email_key(draft.email),
+            draft.billing_preference.value,
+            at,
+        )
+
+    async def archive(self, contact_ids: Sequence[str], at: int) -> None:
+        await self._conn.execute(
+            f"UPDATE contacts SET archived_at = $2, updated_at = $2 WHERE account_id = $1"
+            f" AND id {self._any('$3')} AND archived_at IS NULL",
+            self._account,
+            at,
+            list(contact_ids),
+        )
+
+    async def replace(self, customer_id: str, drafts: Sequence[ContactDraft], at: int) -> None:
+        """Make the customer's live contacts exactly `drafts`, matched by email.
+
+        A contact whose email stays keeps its id (and its `updatedAt` unless something changed);
+        a live contact whose email is gone is archived, not deleted, so its history stays readable.
+        """
+        live = (await self.of_customers([customer_id]))[customer_id]
+        by_email = {email_key(c.email): c for c in live}
+        new: list[ContactDraft] = []
+        for draft in drafts:
+            current = by_email.pop(email_key(draft.email), None)
+            if current is None:
+                new.append(draft)
+            elif (current.name, current.email, current.billing_preference) != (
+                draft.name,
+                draft.email,
+                draft.billing_preference,
+            ):
+                await self.update(current.id, draft, at)
+        if by_email:
+            await self.archive([c.id for c in by_email.values()], at)
+        if new:
+            await self.insert(customer_id, new, at)

@@ -1,0 +1,301 @@
+"""Customer rows, their integration ids and custom properties, and the keyset-paginated list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from patron.domain.customers import (
+    Address,
+    Customer,
+    CustomerDraft,
+    IntegrationId,
+    domain_of,
+    text_key,
+)
+from patron.domain.enums import CustomerStatus, IntegrationService, SortOrder, TaxStatus
+from patron.domain.listing import CustomerFilters, Position, SortKey
+from patron.storage.database import Connection, Dialect, Row
+
+_COLUMNS = (
+    "c.id, c.account_id, c.created_at, c.updated_at, c.legal_name, c.line1, c.line2, c.town,"
+    " c.state, c.postcode, c.country, c.url, c.domain, c.label, c.telephone, c.tax_status,"
+    " c.status, c.archived_at"
+)
+
+
+def customer_from_row(row: Row, **parts: Any) -> Customer:
+    return Customer(
+        id=row["id"],
+        account_id=row["account_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        legal_name=row["legal_name"],
+        address=Address(
+            line1=row["line1"],
+            line2=row["line2"],
+            town=row["town"],
+            state=row["state"],
+            postcode=row["postcode"],
+            country=row["country"],
+        ),
+        url=row["url"],
+        domain=row["domain"],
+        label=row["label"],
+        telephone=row["telephone"],
+        tax_status=TaxStatus(row["tax_status"]),
+        status=CustomerStatus(row["status"]),
+        archived_at=row["archived_at"],
+        **parts,
+    )
+
+
+def _editable_values(draft: CustomerDraft) -> tuple[Any, ...]:
+    a = draft.address
+    return (
+        draft.legal_name,
+        text_key(draft.legal_name),
+        a.line1,
+        a.line2,
+        a.town,
+        a.state,
+        a.postcode,
+        a.country,
+        draft.url,
+        domain_of(draft.url),
+        draft.label,
+        None if draft.label is None else text_key(draft.label),
+        draft.telephone,
+        draft.tax_status.value,
+    )
+
+
+class CustomerRepo:
+    def __init__(self, conn: Connection, dialect: Dialect, account_id: str) -> None:
+        self._conn = conn
+        self._any = dialect.any_of
+        self._account = account_id
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    async def insert(self, customer_id: str, draft: CustomerDraft, at: int) -> None:
+        status = (draft.status or CustomerStatus.ACTIVE).value
+        await self._conn.execute(
+            "INSERT INTO customers (id, account_id, created_at, updated_at, revision, legal_name,"
+            " legal_name_key, line1, line2, town, state, postcode, country, url, domain, label,"
+            " label_key, telephone, tax_status, status) VALUES ($1, $2, $3, $3, 1, $4, $5, $6,"
+            " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+            customer_id,
+            self._account,
+            at,
+            *_editable_values(draft),
+            status,
+        )
+
+    async def lock(self, customer_id: str) -> Row | None:
+        """Take the customer's row for this transaction (bumping its revision); None if absent.
+
+        An UPDATE rather than SELECT ... FOR UPDATE, because both engines run it the same way:
+        PostgreSQL row-locks it, SQLite already holds the write lock.
+        """
+        return await self._conn.fetchrow(
+            "UPDATE customers SET revision = revision + 1 WHERE account_id = $1 AND id = $2"
+            " RETURNING id, archived_at, revision",
+            self._account,
+            customer_id,
+        )
+
+    async def update(self, customer_id: str, draft: CustomerDraft, at: int) -> None:
+        await self._conn.execute(
+            "UPDATE customers SET legal_name = $3, legal_name_key = $4, line1 = $5, line2 = $6,"
+            " town = $7, state = $8, postcode = $9, country = $10, url = $11, domain = $12,"
+            " label = $13, label_key = $14, telephone = $15, tax_status = $16,"
+            " status = COALESCE($17, status), updated_at = $18"
+            " WHERE account_id = $1 AND id = $2",
+            self._account,
+            customer_id,
+            *_editable_values(draft),
+            None if draft.status is None else draft.status.value,
+            at,
+        )
+
+    async def archive(self, customer_id: str, at: int) -> None:
+        """Sets `archived_at` once; archiving again keeps the first time."""
+        await self._conn.execute(
+            "UPDATE customers SET archived_at = $3, updated_at = $3"
+            " WHERE account_id = $1 AND id = $2 AND archived_at IS NULL",
+            self._account,
+            customer_id,
+            at,
+        )
+
+    async def rows(self, customer_ids: Sequence[str]) -> dict[str, Row]:
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM customers c WHERE c.account_id = $1"
+            f" AND c.id {self._any('$2')}",
+            self._account,
+            list(customer_ids),
+        )
+        return {r["id"]: r for r in rows}
+
+    async def live_ids(self, customer_ids: Sequence[str]) -> set[str]:
+        """Those of `customer_ids` that exist in the account and are not archived."""
+        rows = await self._conn.fetch(
+            f"SELECT id FROM customers WHERE account_id = $1 AND id {self._any('$2')}"
+            " AND archived_at IS NULL",
+            self._account,
+            list(customer_ids),
+        )
+        return {r["id"] for r in rows}
+
+    # -- integration ids and custom properties --------------------------------------------------
+
+    async def integration_ids(self, customer_ids: Sequence[str]) -> dict[str, list[IntegrationId]]:
+        rows = await self._conn.fetch(
+            "SELECT customer_id, service, external_id, is_pending, last_synced"
+            f" FROM integration_ids WHERE account_id = $1 AND customer_id {self._any('$2')}"
+            " ORDER BY customer_id, position",
+            self._account,
+            list(customer_ids),
+        )
+        found: dict[str, list[IntegrationId]] = {cid: [] for cid in customer_ids}
+        for r in rows:
+            found[r["customer_id"]].append(
+                IntegrationId(
+                    service=IntegrationService(r["service"]),
+                    external_id=r["external_id"],
+                    is_pending=bool(r["is_pending"]),
+                    last_synced=r["last_synced"],
+                )
+            )
+        return found
+
+    async def replace_integration_ids(
+        self, customer_id: str, integration_ids: Sequence[IntegrationId]
+    ) -> None:
+        await self._conn.execute(
+            "DELETE FROM integration_ids WHERE account_id = $1 AND customer_id = $2",
+            self._account,
+            customer_id,
+        )
+        await self._conn.executemany(
+            "INSERT INTO integration_ids (account_id, customer_id, position, service, external_id,"
+            " is_pending, last_synced) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [
+                (
+                    self._account,
+                    customer_id,
+                    i,
+                    x.service.value,
+                    x.external_id,
+                    x.is_pending,
+                    x.last_synced,
+                )
+                for i, x in enumerate(integration_ids)
+            ],
+        )
+
+    async def properties(self, customer_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        rows = await self._conn.fetch(
+            "SELECT customer_id, key, value FROM customer_properties"
+            f" WHERE account_id = $1 AND customer_id {self._any('$2')} ORDER BY key",
+            self._account,
+            list(customer_ids),
+        )
+        found: dict[str, dict[str, str]] = {cid: {} for cid in customer_ids}
+        for r in rows:
+            found[r["customer_id"]][r["key"]] = r["value"]
+        return found
+
+    async def replace_properties(self, customer_id: str, properties: dict[str, str]) -> None:
+        await self._conn.execute(
+            "DELETE FROM customer_properties WHERE account_id = $1 AND customer_id = $2",
+            self._account,
+            customer_id,
+        )
+        await self._conn.executemany(
+            "INSERT INTO customer_properties (account_id, customer_id, key, value)"
+            " VALUES ($1, $2, $3, $4)",
+            [(self._account, customer_id, k, v) for k, v in properties.items()],
+        )
+
+    async def property_keys(self) -> list[str]:
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT key FROM customer_properties WHERE account_id = $1 ORDER BY key",
+            self._account,
+        )
+        return [r["key"] for r in rows]
+
+    # -- the list -------------------------------------------------------------------------------
+
+    def _where(self, filters: CustomerFilters, args: list[Any]) -> str:
+        """The filter conditions; `args` starts with the account id and collects the rest."""
+
+        def bind(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        where = ["c.account_id = $1"]
+        if not filters.include_archived:
+            where.append("c.archived_at IS NULL")
+        if filters.legal_name is not None:
+            where.append(f"c.legal_name_key = {bind(text_key(filters.legal_name))}")
+        if filters.label is not None:
+            where.append(f"c.label_key = {bind(text_key(filters.label))}")
+        if filters.email is not None:
+            where.append(
+                "c.id IN (SELECT customer_id FROM contacts WHERE account_id = $1"
+                f" AND email_key = {bind(filters.email.strip().casefold())}"
+                " AND archived_at IS NULL)"
+            )
+        if filters.alias is not None:
+            value = bind(filters.alias)
+            where.append(
+                f"(c.id = {value} OR c.id IN (SELECT customer_id FROM aliases"
+                f" WHERE account_id = $1 AND value = {value} AND deleted_at IS NULL))"
+            )
+        return " AND ".join(where)
+
+    async def count(self, filters: CustomerFilters) -> int:
+        args: list[Any] = [self._account]
+        where = self._where(filters, args)
+        return int(await self._conn.fetchval(f"SELECT count(*) FROM customers c WHERE {where}", *args))
+
+    async def page(
+        self,
+        filters: CustomerFilters,
+        sort: SortKey,
+        *,
+        forward: bool,
+        start: Position | None,
+        limit: int,
+    ) -> list[tuple[Position, Row]]:
+        """Up to `limit` rows strictly beyond `start`, walking the sort order (`forward`) or
+        against it; each with its position. Ordered as walked."""
+        args: list[Any] = [self._account]
+        where = self._where(filters, args)
+        join = ""
+        if sort.property_key is not None:
+            args.append(sort.property_key)
+            join = (
+                " LEFT JOIN customer_properties p ON p.customer_id = c.id"
+                f" AND p.account_id = $1 AND p.key = ${len(args)}"
+            )
+            key = "COALESCE(p.value, '')"
+        elif sort.field == "legalName":
+            key = "c.legal_name_key"
+        else:
+            key = "c.created_at"
+        ascending = (sort.order is SortOrder.ASC) == forward
+        if start is not None:
+            args += [start.value, start.id]
+            op = ">" if ascending else "<"
+            where += f" AND ({key}, c.id) {op} (${len(args) - 1}, ${len(args)})"
+        direction = "ASC" if ascending else "DESC"
+        args.append(limit)
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS}, {key} AS sort_value FROM customers c{join} WHERE {where}"
+            f" ORDER BY {key} {direction}, c.id {direction} LIMIT ${len(args)}",
+            *args,
+        )
+        return [(Position(r["sort_value"], r["id"]), r) for r in rows]

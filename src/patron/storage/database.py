@@ -1,0 +1,62 @@
+"""The one interface both engines implement: run `$n`-parameter SQL, read rows, group writes.
+
+SQL is written once, PostgreSQL-style (`$1`, `$2`); the SQLite engine rewrites the numbers to `?1`,
+which SQLite reads the same way. The few spots where the engines' SQL differs are in `Dialect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# A result row: sqlite3.Row and asyncpg.Record both read by column name.
+Row = Any
+
+
+class UniqueViolation(Exception):
+    """A write hit a unique index; `constraint` names the index so the caller can say which."""
+
+    def __init__(self, constraint: str) -> None:
+        super().__init__(constraint)
+        self.constraint = constraint
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    name: str
+
+    def any_of(self, placeholder: str) -> str:
+        """`col <this>` is true when col is one of the list bound to `placeholder`."""
+        if self.name == "postgresql":
+            return f"= ANY({placeholder}::text[])"
+        return f"IN (SELECT value FROM json_each({placeholder}))"
+
+
+class Connection(Protocol):
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; answers the number of rows it changed."""
+        ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+class Database(Protocol):
+    dialect: Dialect
+
+    def read(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads that need no atomicity across statements."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection inside a transaction: committed when the block ends, rolled back on error."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,85 @@
+"""PostgreSQL engine: an asyncpg pool whose per-release reset is a no-op.
+
+asyncpg resets every connection it takes back (RESET ALL, UNLISTEN, advisory unlocks), which costs
+30-50 % of read throughput here. Patron sets no session state, takes no advisory locks and never
+LISTENs, so there is nothing to reset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from patron.storage.database import Dialect, Row, UniqueViolation
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    return None
+
+
+class PostgresConnection:
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self._raw = raw
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            return list(await self._raw.fetch(sql, *args))
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(exc.constraint_name or "") from exc
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        try:
+            return await self._raw.fetchrow(sql, *args)
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(exc.constraint_name or "") from exc
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        try:
+            return await self._raw.fetchval(sql, *args)
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(exc.constraint_name or "") from exc
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        try:
+            status = await self._raw.execute(sql, *args)
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(exc.constraint_name or "") from exc
+        # The status tag ends with the row count: "UPDATE 1", "INSERT 0 1".
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            await self._raw.executemany(sql, rows)
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(exc.constraint_name or "") from exc
+
+
+class PostgresDatabase:
+    dialect = Dialect("postgresql")
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10) -> PostgresDatabase:
+        pool = await asyncpg.create_pool(
+            url, min_size=min_size, max_size=max_size, reset=_no_reset
+        )
+        return cls(pool)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[PostgresConnection]:
+        async with self._pool.acquire() as raw:
+            yield PostgresConnection(raw)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresConnection]:
+        async with self._pool.acquire() as raw, raw.transaction():
+            yield PostgresConnection(raw)
+
+    async def close(self) -> None:
+        await self._pool.close()
