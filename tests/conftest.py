@@ -1,0 +1,125 @@
+"""Fixtures for the one suite that runs on both engines.
+
+`PATRON_TEST_DATABASE_URL` picks the engine: unset, a fresh SQLite file; a postgresql:// URL, that
+database (its public schema is dropped and migrated at the start of the run). Every test gets its
+own account, so tests never see each other's records.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from patron.api.state import Services
+from patron.app import build_services, create_app
+from patron.config import Settings
+from patron.domain.accounts import IssuedCredential
+from patron.storage.migrate import migrate
+
+ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+def _reset_postgres(url: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def reset() -> None:
+        try:
+            conn = await asyncpg.connect(url, timeout=10)
+        except (OSError, asyncpg.PostgresError) as exc:
+            # Under CI an unreachable PostgreSQL fails the run; it is never a skip.
+            pytest.exit(f"PostgreSQL at {url} is unreachable: {exc}", returncode=3)
+        try:
+            await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+        finally:
+            await conn.close()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("PATRON_TEST_DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'patron.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> str:
+    return "postgresql" if database_url.startswith("postgres") else "sqlite"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, pool_min=1, pool_max=4)
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    built, db = await build_services(settings)
+    try:
+        yield built
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def app(services: Services) -> Starlette:
+    return create_app(services.settings, services=services)
+
+
+def auth_header(issued: IssuedCredential) -> dict[str, str]:
+    token = httpx.BasicAuth(issued.credential.client_id, issued.client_secret)
+    request = httpx.Request("GET", "http://x")
+    return dict(next(token.auth_flow(request)).headers)
+
+
+@pytest.fixture
+async def new_client(app: Starlette, services: Services) -> AsyncIterator[ClientFactory]:
+    """Makes HTTP clients, each authenticated as a credential of a new (or named) account."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(account: str | None = None, **credential: str | None) -> httpx.AsyncClient:
+        issued = await services.credentials.create(
+            account or f"account-{uuid.uuid4().hex[:12]}", **credential
+        )
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver/api",
+            headers={**auth_header(issued), "Content-Type": "application/json"},
+        )
+        client.issued = issued  # type: ignore[attr-defined]
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def client(new_client: ClientFactory) -> httpx.AsyncClient:
+    """A client of a fresh account."""
+    return await new_client()
+
+
+@pytest.fixture
+async def other_client(new_client: ClientFactory) -> httpx.AsyncClient:
+    """A client of a second, unrelated account."""
+    return await new_client()
+
+
+@pytest.fixture
+def contract_dir() -> Path:
+    return Path(os.environ.get("PATRON_CONTRACT_DIR", Path(__file__).parents[2] / "shared/contract"))
