@@ -122,4 +122,6 @@ async def other_client(new_client: ClientFactory) -> httpx.AsyncClient:
 
 @pytest.fixture
 def contract_dir() -> Path:
-    return Path(os.environ.get("PATRON_CONTRACT_DIR", Path(__file__).parents[2] / "shared/contract"))
+    return Path(
+        os.environ.get("PATRON_CONTRACT_DIR", Path(__file__).parents[2] / "shared/contract")
+    )

@@ -30,7 +30,9 @@ from patron.storage.unit import Store
 
 
 async def build_services(settings: Settings) -> tuple[Services, Database]:
-    db = await open_database(settings.database_url, pool_min=settings.pool_min, pool_max=settings.pool_max)
+    db = await open_database(
+        settings.database_url, pool_min=settings.pool_min, pool_max=settings.pool_max
+    )
     accounts = AccountStore(db)
     services = Services(
         settings=settings,

@@ -101,7 +101,9 @@ class TestCreateCustomer:
     async def test_state_is_required_for_us_and_canada(
         self, client: httpx.AsyncClient, country: str
     ) -> None:
-        body = customer_body(address={k: v for k, v in address(country=country).items() if k != "state"})
+        body = customer_body(
+            address={k: v for k, v in address(country=country).items() if k != "state"}
+        )
         response = await client.post("/customers", json=body)
         assert response.status_code == 400
         assert field_names(response) == {"address.state"}
@@ -123,7 +125,9 @@ class TestCreateCustomer:
 
     @pytest.mark.parametrize("email", ["plain", "a@b", "two@@example.com", "sp ace@example.com"])
     async def test_contact_email_must_be_valid(self, client: httpx.AsyncClient, email: str) -> None:
-        response = await client.post("/customers", json=customer_body(contacts=[contact(email=email)]))
+        response = await client.post(
+            "/customers", json=customer_body(contacts=[contact(email=email)])
+        )
         assert response.status_code == 400
         assert field_names(response) == {"contacts[0].email"}
 
@@ -133,7 +137,9 @@ class TestCreateCustomer:
         assert response.status_code == 400
         assert field_names(response) == {"contacts[1].email"}
 
-    @pytest.mark.parametrize("url", ["ftp://example.com", "example.com", "https://", "javascript:x"])
+    @pytest.mark.parametrize(
+        "url", ["ftp://example.com", "example.com", "https://", "javascript:x"]
+    )
     async def test_url_must_be_http(self, client: httpx.AsyncClient, url: str) -> None:
         response = await client.post("/customers", json=customer_body(url=url))
         assert response.status_code == 400
@@ -150,7 +156,9 @@ class TestCreateCustomer:
         assert response.status_code == 400
         assert {"legalName", "label", "url"} <= field_names(response)
         assert any(f.startswith("customProperties") for f in field_names(response))
-        assert (await client.post("/customers", json=customer_body(legalName="x" * 255))).status_code == 201
+        assert (
+            await client.post("/customers", json=customer_body(legalName="x" * 255))
+        ).status_code == 201
 
     async def test_custom_property_values_must_be_strings(self, client: httpx.AsyncClient) -> None:
         response = await client.post(
@@ -210,9 +218,13 @@ class TestCreateCustomer:
         assert "crm-1" in response.json()["error"]["message"]
         await make_customer(other_client, customerAliases=["crm-1"])
 
-    async def test_an_alias_may_not_be_another_customers_id(self, client: httpx.AsyncClient) -> None:
+    async def test_an_alias_may_not_be_another_customers_id(
+        self, client: httpx.AsyncClient
+    ) -> None:
         first = await make_customer(client)
-        response = await client.post("/customers", json=customer_body(customerAliases=[first["id"]]))
+        response = await client.post(
+            "/customers", json=customer_body(customerAliases=[first["id"]])
+        )
         assert response.status_code == 409
 
     async def test_repeated_alias_in_one_request(self, client: httpx.AsyncClient) -> None:
@@ -249,7 +261,9 @@ class TestCreateCustomer:
         top = await make_customer(client)
         middle = await make_customer(client, parentId=top["id"])
         bottom = await make_customer(client, parentId=middle["id"])
-        response = await client.put(f"/customers/{top['id']}", json=customer_body(parentId=bottom["id"]))
+        response = await client.put(
+            f"/customers/{top['id']}", json=customer_body(parentId=bottom["id"])
+        )
         assert response.status_code == 400
         assert field_names(response) == {"parentId"}
         itself = await client.put(f"/customers/{top['id']}", json=customer_body(parentId=top["id"]))
@@ -299,7 +313,9 @@ class TestCreateCustomer:
             assert (await client.post("/customers", json=body)).status_code in (400, 409)
         assert await count_customers(client) == before
         # The alias of the refused request was not kept either.
-        assert (await client.post("/customers", json=customer_body(customerAliases=["fresh"]))).status_code == 201
+        assert (
+            await client.post("/customers", json=customer_body(customerAliases=["fresh"]))
+        ).status_code == 201
 
 
 class TestGetCustomer:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from patron.api.endpoint import Call, json_response
-from patron.api.wire.v2024_07_30 import CustomPropertyKeys
 from patron.api.listing import customer_list_request, page_cursors
+from patron.api.wire.v2024_07_30 import CustomPropertyKeys
 
 
 def _id(call: Call, name: str = "id") -> str:
@@ -15,7 +15,7 @@ def _id(call: Call, name: str = "id") -> str:
 
 async def list_customers(call: Call) -> Response:
     filters, page_request = customer_list_request(call)
-    page = await call.services.customers.list(call.account_id, filters, page_request)
+    page = await call.services.customers.page(call.account_id, filters, page_request)
 
     after, before = page_cursors(call, page)
     return json_response(call.version.customer_list(page.items, after, before, page.total))

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from patron.api.errors import PayloadTooLarge, UnsupportedMediaType, error_response
+from patron.api.state import Services
 from patron.api.versions import ApiVersion, resolve
 from patron.domain.accounts import Credential
 from patron.domain.errors import Invalid, NotFound, PatronError, Unauthenticated
-from patron.api.state import Services
 
 VERSION_HEADER = "Sequence-Version"
 
@@ -39,7 +39,9 @@ class Call:
         """The raw JSON body, refused when not JSON or over the size cap."""
         media = self.request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json" and not media.endswith("+json"):
-            raise UnsupportedMediaType("Send the request body as JSON: Content-Type: application/json")
+            raise UnsupportedMediaType(
+                "Send the request body as JSON: Content-Type: application/json"
+            )
         limit = self.services.settings.max_body_bytes
         declared = self.request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -58,12 +60,16 @@ class Call:
 
 
 def json_response(body: Any, status_code: int = 200) -> Response:
-    return Response(msgspec.json.encode(body), status_code=status_code, media_type="application/json")
+    return Response(
+        msgspec.json.encode(body), status_code=status_code, media_type="application/json"
+    )
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str]:
     if not header:
-        raise Unauthenticated("Missing credentials: send Authorization: Basic base64(clientId:secret)")
+        raise Unauthenticated(
+            "Missing credentials: send Authorization: Basic base64(clientId:secret)"
+        )
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():
         raise Unauthenticated("Unsupported authorization scheme: use HTTP Basic")
@@ -93,7 +99,8 @@ def operation(operation_id: str, handler: Handler) -> Callable[[Request], Awaita
             version_name = version.name
             if operation_id not in version.operations:
                 raise NotFound(
-                    f"{request.method} {request.url.path} does not exist in API version {version.name}"
+                    f"{request.method} {request.url.path} does not exist in API version"
+                    f" {version.name}"
                 )
             response = await handler(Call(request, credential, version, services))
         except PatronError as error:

@@ -45,7 +45,7 @@ STATUS: dict[type[PatronError], int] = {
 def status_of(error: PatronError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 400
 
 

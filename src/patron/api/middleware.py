@@ -59,6 +59,7 @@ class RequestContext:
             )
             body = envelope(
                 "InternalServerError",
-                f"Something went wrong on our side. Quote request id {request_id} when reporting it.",
+                f"Something went wrong on our side. Quote request id {request_id} when reporting"
+                " it.",
             )
             await send({"type": "http.response.body", "body": body})

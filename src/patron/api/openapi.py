@@ -71,7 +71,9 @@ def document() -> dict[str, Any]:
                 "content": {"application/json": {"schema": refs[op.response]}},
             }
         }
-        responses.update({code: {"description": d, "content": error} for code, d in _ERRORS.items()})
+        responses.update(
+            {code: {"description": d, "content": error} for code, d in _ERRORS.items()}
+        )
         spec: dict[str, Any] = {
             "operationId": op.operation_id,
             "summary": op.summary,

@@ -1,4 +1,4 @@
-"""Customers and what hangs off them: the records, the input a write carries, and the rules on it."""
+"""Customers and what hangs off them: the records, the input a write carries, and its rules."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class Organization:
 
 @dataclass(frozen=True, slots=True)
 class Customer:
-    """A customer as stored, with its live contacts, integration ids, organizations and properties."""
+    """A customer as stored, with live contacts, integration ids, organizations and properties."""
 
     id: str
     account_id: str
@@ -129,7 +129,7 @@ class CustomerDraft:
     custom_properties: dict[str, str] | None = None
 
 
-# Deliberately permissive: one @, no spaces, a dot in the domain. Deliverability is the mailer's job.
+# Deliberately permissive: one @, no spaces, a dot in the domain. Deliverability is for the mailer.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
@@ -143,7 +143,7 @@ def email_key(email: str) -> str:
 
 
 def text_key(text: str) -> str:
-    """Legal names and labels are filtered and sorted case-insensitively, the same on every engine."""
+    """Legal names and labels filter and sort case-insensitively, the same on every engine."""
     return text.casefold()
 
 
@@ -160,7 +160,9 @@ def check_address(address: Address, path: str = "address") -> list[FieldError]:
     errors: list[FieldError] = []
     if address.country in COUNTRIES_REQUIRING_STATE:
         if address.state is None:
-            errors.append(FieldError(f"{path}.state", f"is required when country is {address.country}"))
+            errors.append(
+                FieldError(f"{path}.state", f"is required when country is {address.country}")
+            )
         elif (address.state in CANADIAN_PROVINCES) != (address.country == "CA"):
             errors.append(
                 FieldError(f"{path}.state", f"{address.state} is not a state of {address.country}")

@@ -1,4 +1,4 @@
-"""The error tree the services raise. It knows nothing of HTTP: api/errors.py maps it to statuses."""
+"""The errors services raise. They know nothing of HTTP: api/errors.py maps them to statuses."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One problem with one field of the input; `field` is a dotted path such as `contacts[0].email`."""
+    """One problem with one field of the input; `field` is a path such as `contacts[0].email`."""
 
     field: str
     message: str
 
 
 class PatronError(Exception):
-    """Base of every error that is the caller's to fix; `type` is the stable code clients match on."""
+    """Base of every error that is the caller's to fix; `type` is the stable code to match on."""
 
     type: str = "Error"
 

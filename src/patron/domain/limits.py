@@ -1,4 +1,4 @@
-"""Bounds on input sizes. Documented in docs/api.md; the wire schemas and rules read them from here."""
+"""Bounds on input sizes, documented in docs/api.md; the wire schemas and rules read them here."""
 
 from __future__ import annotations
 

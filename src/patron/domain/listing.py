@@ -45,7 +45,7 @@ class CustomerFilters:
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
-    """Rows strictly after `after`, or strictly before `before`, in `sort` order; at most `limit`."""
+    """Rows strictly after `after`, or strictly before `before`, in `sort` order; up to `limit`."""
 
     sort: SortKey
     limit: int

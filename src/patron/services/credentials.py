@@ -43,7 +43,9 @@ class CredentialService:
         self._cache: dict[str, _Verified] = {}
         self._cache_seconds = cache_seconds
 
-    async def create(self, account_name: str, *, api_version: str | None = None) -> IssuedCredential:
+    async def create(
+        self, account_name: str, *, api_version: str | None = None
+    ) -> IssuedCredential:
         account = await self._accounts.get_or_create_account(account_name)
         secret = secrets.token_urlsafe(32)
         credential = Credential(

@@ -14,8 +14,8 @@ from patron.domain.enums import BillingStatus, IntegrationService, PushIntegrati
 from patron.domain.errors import ArchivedResource, FieldError, Invalid, NotFound
 from patron.domain.ids import new_id, now_micros
 from patron.domain.listing import CustomerFilters, Page, PageRequest, Position
-from patron.storage.database import Row
 from patron.storage.customers import customer_from_row
+from patron.storage.database import Row
 from patron.storage.unit import Store, Unit
 
 
@@ -106,7 +106,7 @@ class CustomerService:
             await unit.customers.archive(customer_id, now_micros())
             return await load(unit, customer_id)
 
-    async def list(
+    async def page(
         self, account_id: str, filters: CustomerFilters, request: PageRequest
     ) -> Page[Customer]:
         if filters.billing_status is BillingStatus.ACTIVE:

@@ -1,4 +1,4 @@
-"""The store: one interface (`database.Database`), an engine per database, SQL shared between them."""
+"""The store: one interface (`database.Database`), an engine per database, SQL shared by both."""
 
 from __future__ import annotations
 

@@ -39,7 +39,10 @@ class AccountStore:
                 name,
                 now_micros(),
             )
-            row = await conn.fetchrow("SELECT id, name, created_at FROM accounts WHERE name = $1", name)
+            row = await conn.fetchrow(
+                "SELECT id, name, created_at FROM accounts WHERE name = $1", name
+            )
+        assert row is not None  # inserted above, or there already
         return Account(row["id"], row["name"], row["created_at"])
 
     async def add_credential(self, credential: Credential, secret_hash: str) -> None:
@@ -68,7 +71,8 @@ class AccountStore:
         """Marks the credential revoked (once: a second revoke keeps the first time)."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "UPDATE credentials SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
+                "UPDATE credentials SET revoked_at = $2"
+                " WHERE client_id = $1 AND revoked_at IS NULL",
                 client_id,
                 now_micros(),
             )

@@ -1,4 +1,4 @@
-"""Customer aliases: alternative keys (CRM ids, old system ids) unique among an account's live ones."""
+"""Customer aliases: other keys for a customer (CRM ids, old ids), unique among live ones."""
 
 from __future__ import annotations
 

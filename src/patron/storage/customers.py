@@ -259,7 +259,9 @@ class CustomerRepo:
     async def count(self, filters: CustomerFilters) -> int:
         args: list[Any] = [self._account]
         where = self._where(filters, args)
-        return int(await self._conn.fetchval(f"SELECT count(*) FROM customers c WHERE {where}", *args))
+        return int(
+            await self._conn.fetchval(f"SELECT count(*) FROM customers c WHERE {where}", *args)
+        )
 
     async def page(
         self,

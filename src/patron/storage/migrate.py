@@ -35,4 +35,3 @@ def _config(url: str) -> Config:
 def migrate(url: str, revision: str = "head") -> None:
     """Bring the schema at `url` up to `revision`; a no-op when it is there already."""
     command.upgrade(_config(url), revision)
-

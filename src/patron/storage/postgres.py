@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from patron.storage.database import Dialect, Row, UniqueViolation
 
@@ -21,7 +22,7 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
 
 
 class PostgresConnection:
-    def __init__(self, raw: asyncpg.Connection) -> None:
+    def __init__(self, raw: asyncpg.Connection | PoolConnectionProxy) -> None:
         self._raw = raw
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
@@ -66,9 +67,7 @@ class PostgresDatabase:
 
     @classmethod
     async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10) -> PostgresDatabase:
-        pool = await asyncpg.create_pool(
-            url, min_size=min_size, max_size=max_size, reset=_no_reset
-        )
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_no_reset)
         return cls(pool)
 
     @asynccontextmanager

@@ -67,8 +67,7 @@ class CreateOrUpdateCustomerRequest(Wire):
         Annotated[list[AliasValue], msgspec.Meta(max_length=limits.ALIASES_MAX)] | None
     ) = None
     integration_ids: (
-        Annotated[list[IntegrationIdIn], msgspec.Meta(max_length=limits.INTEGRATION_IDS_MAX)]
-        | None
+        Annotated[list[IntegrationIdIn], msgspec.Meta(max_length=limits.INTEGRATION_IDS_MAX)] | None
     ) = None
     parent_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     push_to_integrations: list[PushIntegration] | None = None
