@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
 from patron.api.state import Services
@@ -67,7 +68,10 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[Services]:
-    built, db = await build_services(settings)
+    # Argon2 at its cheapest: the suite makes hundreds of credentials; production keeps the default.
+    built, db = await build_services(
+        settings, password_hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
     try:
         yield built
     finally:

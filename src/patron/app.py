@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -29,14 +30,19 @@ from patron.storage.database import Database
 from patron.storage.unit import Store
 
 
-async def build_services(settings: Settings) -> tuple[Services, Database]:
+async def build_services(
+    settings: Settings, *, password_hasher: PasswordHasher | None = None
+) -> tuple[Services, Database]:
+    """`password_hasher` overrides Argon2's default cost (the test suite makes it cheap)."""
     db = await open_database(
         settings.database_url, pool_min=settings.pool_min, pool_max=settings.pool_max
     )
     accounts = AccountStore(db)
     services = Services(
         settings=settings,
-        credentials=CredentialService(accounts, cache_seconds=settings.auth_cache_seconds),
+        credentials=CredentialService(
+            accounts, cache_seconds=settings.auth_cache_seconds, hasher=password_hasher
+        ),
         customers=CustomerService(Store(db)),
         cursors=CursorCodec(await accounts.instance_secret("cursor_key")),
     )

@@ -36,9 +36,15 @@ class _Verified:
 
 
 class CredentialService:
-    def __init__(self, accounts: AccountStore, *, cache_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        accounts: AccountStore,
+        *,
+        cache_seconds: float = 10.0,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
         self._accounts = accounts
-        self._hasher = PasswordHasher()
+        self._hasher = hasher or PasswordHasher()
         self._cache_key = os.urandom(32)
         self._cache: dict[str, _Verified] = {}
         self._cache_seconds = cache_seconds
