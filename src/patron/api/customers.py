@@ -22,8 +22,8 @@ async def list_customers(call: Call) -> Response:
 
 
 async def create_customer(call: Call) -> Response:
-    draft = call.version.customer_draft(await call.body())
-    customer = await call.services.customers.create(call.account_id, draft)
+    write = call.version.create_write(await call.body())
+    customer = await call.services.customers.create(call.account_id, write)
     return json_response(call.version.created_customer(customer), 201)
 
 
@@ -33,8 +33,8 @@ async def get_customer(call: Call) -> Response:
 
 
 async def update_customer(call: Call) -> Response:
-    draft = call.version.customer_draft(await call.body())
-    customer = await call.services.customers.update(call.account_id, _id(call), draft)
+    write = call.version.update_write(await call.body())
+    customer = await call.services.customers.update(call.account_id, _id(call), write)
     return json_response(call.version.customer(customer))
 
 

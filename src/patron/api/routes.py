@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from patron.api import customers
 from patron.api.endpoint import Handler, operation
+from patron.api.wire import v2024_05_09 as v20240509
 from patron.api.wire import v2024_07_30 as wire
 
 
@@ -67,6 +68,22 @@ OPERATIONS: list[Operation] = [
         customers.archive_customer,
         "Archive customer",
         wire.CustomerOut,
+    ),
+    Operation(
+        "PUT",
+        "/customers/{id}/archive",
+        "putCustomersByIdArchive",
+        customers.archive_customer,
+        "Archive customer (2024-05-09 and 2024-01-01)",
+        v20240509.Customer20240509,
+    ),
+    Operation(
+        "DELETE",
+        "/customers/{id}",
+        "deleteCustomersById",
+        customers.archive_customer,
+        "Archive customer (2024-05-09 and 2024-01-01)",
+        v20240509.Customer20240509,
     ),
     Operation(
         "GET",

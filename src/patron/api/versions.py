@@ -6,13 +6,16 @@ services never learn which version is speaking.
 
 from __future__ import annotations
 
+from patron.api.wire.v2024_01_01 import V20240101
+from patron.api.wire.v2024_05_09 import V20240509
 from patron.api.wire.v2024_07_30 import V20240730
 from patron.domain.errors import PatronError
 
+# The newest version is the base every older one describes itself against.
 ApiVersion = V20240730
 
 LATEST = V20240730()
-VERSIONS: dict[str, ApiVersion] = {v.name: v for v in (LATEST,)}
+VERSIONS: dict[str, ApiVersion] = {v.name: v for v in (LATEST, V20240509(), V20240101())}
 
 
 class UnrecognisedApiVersion(PatronError):

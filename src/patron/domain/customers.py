@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -127,6 +128,15 @@ class CustomerDraft:
     parent_id: str | None = None
     push_to_integrations: list[PushIntegration] | None = None
     custom_properties: dict[str, str] | None = None
+
+
+# What a create or update carries: a draft, or (for API versions that can express only part of a
+# customer) a function from the customer as it is (None on create) to the full draft.
+CustomerWrite = CustomerDraft | Callable[[Customer | None], CustomerDraft]
+
+
+def draft_of(write: CustomerWrite, current: Customer | None) -> CustomerDraft:
+    return write(current) if callable(write) else write
 
 
 # Deliberately permissive: one @, no spaces, a dot in the domain. Deliverability is for the mailer.

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from patron.domain.customers import (
     Customer,
     CustomerDraft,
+    CustomerWrite,
     IntegrationId,
     check_draft,
+    draft_of,
 )
 from patron.domain.enums import BillingStatus, IntegrationService, PushIntegration
 from patron.domain.errors import ArchivedResource, FieldError, Invalid, NotFound
@@ -73,18 +75,18 @@ class CustomerService:
         async with self._store.reading(account_id) as unit:
             return await load(unit, customer_id)
 
-    async def create(self, account_id: str, draft: CustomerDraft) -> Customer:
-        _check(draft)
+    async def create(self, account_id: str, write: CustomerWrite) -> Customer:
+        draft = _checked(draft_of(write, None))
         customer_id, at = new_id(), now_micros()
         async with self._store.writing(account_id) as unit:
             await unit.customers.insert(customer_id, draft, at)
             await self._write_parts(unit, customer_id, draft, at, integration_ids=[])
             return await load(unit, customer_id)
 
-    async def update(self, account_id: str, customer_id: str, draft: CustomerDraft) -> Customer:
+    async def update(self, account_id: str, customer_id: str, write: CustomerWrite) -> Customer:
         """A full replacement of the customer's own fields and contacts. Collections the draft
-        leaves out (aliases, integration ids, custom properties, organizations) stay as they are."""
-        _check(draft)
+        leaves out (aliases, integration ids, custom properties, organizations) stay as they are.
+        A write that depends on the current customer sees it under the row lock."""
         at = now_micros()
         async with self._store.writing(account_id) as unit:
             locked = await unit.customers.lock(customer_id)
@@ -94,9 +96,12 @@ class CustomerService:
                 raise ArchivedResource(
                     f"Customer {customer_id} is archived; archived customers cannot be updated"
                 )
+            current = await load(unit, customer_id)
+            draft = _checked(draft_of(write, current))
             await unit.customers.update(customer_id, draft, at)
-            current = (await unit.customers.integration_ids([customer_id]))[customer_id]
-            await self._write_parts(unit, customer_id, draft, at, integration_ids=current)
+            await self._write_parts(
+                unit, customer_id, draft, at, integration_ids=current.integration_ids
+            )
             return await load(unit, customer_id)
 
     async def archive(self, account_id: str, customer_id: str) -> Customer:
@@ -161,9 +166,15 @@ class CustomerService:
         if draft.aliases is not None:
             await unit.aliases.replace(customer_id, draft.aliases, at)
         if draft.integration_ids is not None:
-            integration_ids = [
+            written = [
                 IntegrationId(service=x.service, external_id=x.external_id)
                 for x in draft.integration_ids
+            ]
+            # A pending push is Patron's note, not an id the client manages: it stays until an
+            # id for its service is written.
+            services = {x.service for x in written}
+            integration_ids = written + [
+                x for x in integration_ids if x.is_pending and x.service not in services
             ]
         if draft.integration_ids is not None or draft.push_to_integrations:
             await unit.customers.replace_integration_ids(
@@ -175,10 +186,11 @@ class CustomerService:
             await _join_parent(unit, customer_id, draft.parent_id, at)
 
 
-def _check(draft: CustomerDraft) -> None:
+def _checked(draft: CustomerDraft) -> CustomerDraft:
     errors = check_draft(draft)
     if errors:
         raise Invalid.of(errors)
+    return draft
 
 
 async def _join_parent(unit: Unit, customer_id: str, parent_id: str, at: int) -> None:

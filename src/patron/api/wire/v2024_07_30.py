@@ -28,6 +28,7 @@ from patron.domain.customers import (
     ContactDraft,
     Customer,
     CustomerDraft,
+    CustomerWrite,
     IntegrationIdDraft,
     Organization,
 )
@@ -186,9 +187,6 @@ class V20240730:
     """How version 2024-07-30 reads requests and writes responses."""
 
     name: ClassVar[str] = "2024-07-30"
-    customer_request: ClassVar[type[Wire]] = CreateOrUpdateCustomerRequest
-    customer_response: ClassVar[type[Wire]] = CustomerOut
-    list_response: ClassVar[type[Wire]] = ListCustomerResponse
     # The operations this version serves (Sequence's operationIds).
     operations: ClassVar[frozenset[str]] = frozenset(
         {
@@ -201,8 +199,11 @@ class V20240730:
         }
     )
 
-    def customer_draft(self, body: bytes) -> CustomerDraft:
+    def create_write(self, body: bytes) -> CustomerWrite:
         return decode(body, CreateOrUpdateCustomerRequest).to_domain()
+
+    def update_write(self, body: bytes) -> CustomerWrite:
+        return self.create_write(body)
 
     def customer(self, c: Customer) -> Wire:
         return CustomerOut(

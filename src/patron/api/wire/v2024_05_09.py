@@ -1,0 +1,191 @@
+"""API version 2024-05-09, stated as its differences from 2024-07-30.
+
+- Customers have `email`, `contactName`, `billingEmails` and `telephone` instead of contacts (the
+  mapping is in `legacy.py`); no organizations, status or custom properties.
+- Archive is `PUT /customers/{id}/archive` or `DELETE /customers/{id}`.
+- No customer organizations, no custom-property keys.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+import msgspec
+
+from patron.api.decoding import decode
+from patron.api.wire import legacy
+from patron.api.wire.common import (
+    AddressWire,
+    AliasValue,
+    Email,
+    Name,
+    OptionalText,
+    Telephone,
+    Url,
+    Wire,
+    iso,
+    iso_or_none,
+)
+from patron.api.wire.v2024_07_30 import V20240730, IntegrationIdIn, PaginationMeta
+from patron.domain import limits
+from patron.domain.customers import (
+    Address,
+    Customer,
+    CustomerDraft,
+    CustomerWrite,
+    IntegrationIdDraft,
+)
+from patron.domain.enums import StateCode, TaxStatus
+
+BillingEmails = Annotated[list[Email], msgspec.Meta(max_length=limits.CONTACTS_MAX)]
+Aliases = Annotated[list[AliasValue], msgspec.Meta(max_length=limits.ALIASES_MAX)]
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+class CreateCustomerRequest(Wire):
+    """Create and update share this shape in 2024-05-09 (both fully required)."""
+
+    legal_name: Name
+    address: AddressWire
+    email: Email
+    billing_emails: BillingEmails
+    tax_status: TaxStatus
+    contact_name: Name | None = None
+    telephone: Telephone | None = None
+    url: Url | None = None
+    label: OptionalText | None = None
+    customer_aliases: Aliases | None = None
+    integration_ids: (
+        Annotated[list[IntegrationIdIn], msgspec.Meta(max_length=limits.INTEGRATION_IDS_MAX)] | None
+    ) = None
+
+    def integration_drafts(self) -> list[IntegrationIdDraft] | None:
+        if self.integration_ids is None:
+            return None
+        return [IntegrationIdDraft(x.service, x.id) for x in self.integration_ids]
+
+
+def legacy_write(
+    request: CreateCustomerRequest,
+    *,
+    tax_status: TaxStatus | None,
+    billing_emails: list[str] | None,
+    integration_ids: list[IntegrationIdDraft] | None,
+) -> CustomerWrite:
+    """The draft an old-version create or update makes, given the customer as it is."""
+
+    def revise(current: Customer | None) -> CustomerDraft:
+        return CustomerDraft(
+            legal_name=request.legal_name,
+            address=request.address.to_domain(),
+            tax_status=tax_status or (current.tax_status if current else TaxStatus.TAXED),
+            contacts=legacy.contacts_for(
+                current.contacts if current else [],
+                email=request.email.strip(),
+                contact_name=request.contact_name,
+                billing_emails=billing_emails,
+            ),
+            url=request.url,
+            label=request.label,
+            telephone=request.telephone,
+            aliases=request.customer_aliases,
+            integration_ids=legacy.integration_ids_for(current, integration_ids),
+        )
+
+    return revise
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+class IntegrationIdOut(Wire):
+    service: str
+    id: str
+    last_synced: str | None = None
+
+
+def legacy_address(a: Address) -> AddressWire:
+    shown = AddressWire.of(a)
+    state = legacy.legacy_state(a.state)
+    return msgspec.structs.replace(shown, state=None if state is None else StateCode(state))
+
+
+class Customer20240509(Wire):
+    id: str
+    created_at: str
+    legal_name: str
+    address: AddressWire
+    email: str
+    integration_ids: list[IntegrationIdOut]
+    billing_emails: list[str]
+    tax_status: TaxStatus
+    contact_name: str | None = None
+    telephone: str | None = None
+    url: str | None = None
+    label: str | None = None
+    archived_at: str | None = None
+
+    @classmethod
+    def of(cls, c: Customer) -> Customer20240509:
+        return cls(
+            id=c.id,
+            created_at=iso(c.created_at),
+            legal_name=c.legal_name,
+            contact_name=legacy.main_name(c),
+            address=legacy_address(c.address),
+            email=legacy.main_email(c),
+            telephone=c.telephone,
+            url=c.url,
+            label=c.label,
+            integration_ids=[
+                IntegrationIdOut(x.service.value, x.external_id, iso_or_none(x.last_synced))
+                for x in c.integration_ids
+                if x.service in legacy.LEGACY_SERVICES and not x.is_pending
+            ],
+            archived_at=iso_or_none(c.archived_at),
+            billing_emails=c.billing_emails,
+            tax_status=c.tax_status,
+        )
+
+
+class ListCustomersResponse(Wire):
+    items: list[Customer20240509]
+    pagination: PaginationMeta
+
+
+# -- the version --------------------------------------------------------------------------------
+
+
+class V20240509(V20240730):
+    name: ClassVar[str] = "2024-05-09"
+    operations: ClassVar[frozenset[str]] = (
+        V20240730.operations
+        - {
+            "postCustomersByIdArchive",
+            "getCustomerCustomPropertyKeys",
+            "postCustomerOrganizations",
+            "postCustomerOrganizationsByIdMembers",
+            "putCustomerOrganizationsByIdMembers",
+        }
+    ) | {"deleteCustomersById", "putCustomersByIdArchive"}
+
+    def create_write(self, body: bytes) -> CustomerWrite:
+        request = decode(body, CreateCustomerRequest)
+        return legacy_write(
+            request,
+            tax_status=request.tax_status,
+            billing_emails=request.billing_emails,
+            integration_ids=request.integration_drafts(),
+        )
+
+    def customer(self, c: Customer) -> Wire:
+        return Customer20240509.of(c)
+
+    def customer_list(
+        self, items: list[Customer], after: str | None, before: str | None, total: int
+    ) -> Wire:
+        return ListCustomersResponse(
+            items=[Customer20240509.of(c) for c in items],
+            pagination=PaginationMeta(after=after, before=before, total_result_size=total),
+        )
