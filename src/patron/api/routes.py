@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from starlette.routing import Route
 
-from patron.api import customers
+from patron.api import customers, organizations, payment_settings
 from patron.api.endpoint import Handler, operation
+from patron.api.wire import organizations as org_wire
+from patron.api.wire import payment_settings as settings_wire
 from patron.api.wire import v2024_07_30 as wire
 
 
@@ -75,6 +77,72 @@ OPERATIONS: list[Operation] = [
         customers.custom_property_keys,
         "List custom property keys",
         wire.CustomPropertyKeys,
+    ),
+    Operation(
+        "POST",
+        "/customer-organizations",
+        "postCustomerOrganizations",
+        organizations.create_organization,
+        "Create a customer organization",
+        wire.CustomerOrganizationOut,
+        success=201,
+        request=org_wire.CustomerOrganizationRequest,
+        tag="Organizations",
+    ),
+    Operation(
+        "POST",
+        "/customer-organizations/{id}/members",
+        "postCustomerOrganizationsByIdMembers",
+        organizations.add_members,
+        "Add customers to a customer organization",
+        wire.CustomerOrganizationOut,
+        request=org_wire.CustomerOrganizationMembers,
+        tag="Organizations",
+    ),
+    Operation(
+        "PUT",
+        "/customer-organizations/{id}/members",
+        "putCustomerOrganizationsByIdMembers",
+        organizations.replace_members,
+        "Replace the members of a customer organization",
+        wire.CustomerOrganizationOut,
+        request=org_wire.CustomerOrganizationMembers,
+        tag="Organizations",
+    ),
+    Operation(
+        "POST",
+        "/payments/settings/customers",
+        "postPaymentsSettingsCustomers",
+        payment_settings.create_settings,
+        "Create customer payment settings",
+        settings_wire.CustomerSettings,
+        success=201,
+        request=settings_wire.CreateCustomerSettingsRequest,
+    ),
+    Operation(
+        "GET",
+        "/payments/settings/customers/{id}",
+        "getPaymentsSettingsCustomersById",
+        payment_settings.get_settings,
+        "Get customer payment settings",
+        settings_wire.CustomerSettings,
+    ),
+    Operation(
+        "PUT",
+        "/payments/settings/customers/{id}",
+        "putPaymentsSettingsCustomersById",
+        payment_settings.update_settings,
+        "Update customer payment settings",
+        settings_wire.CustomerSettings,
+        request=settings_wire.UpdateCustomerSettingsRequest,
+    ),
+    Operation(
+        "DELETE",
+        "/payments/settings/customers/{id}",
+        "deletePaymentsSettingsCustomersById",
+        payment_settings.delete_settings,
+        "Delete customer payment settings",
+        settings_wire.CustomerSettings,
     ),
 ]
 
