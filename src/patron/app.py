@@ -24,6 +24,8 @@ from patron.config import Settings
 from patron.domain.errors import NotFound, PatronError
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.organizations import OrganizationService
+from patron.services.payment_settings import PaymentSettingsService
 from patron.storage import open_database
 from patron.storage.accounts import AccountStore
 from patron.storage.database import Database
@@ -38,13 +40,16 @@ async def build_services(
         settings.database_url, pool_min=settings.pool_min, pool_max=settings.pool_max
     )
     accounts = AccountStore(db)
+    store = Store(db)
     services = Services(
         settings=settings,
         credentials=CredentialService(
             accounts, cache_seconds=settings.auth_cache_seconds, hasher=password_hasher
         ),
-        customers=CustomerService(Store(db)),
+        customers=CustomerService(store),
         cursors=CursorCodec(await accounts.instance_secret("cursor_key")),
+        organizations=OrganizationService(store),
+        payment_settings=PaymentSettingsService(store),
     )
     return services, db
 

@@ -581,6 +581,161 @@ async def custom_property_keys(run: ContractRun) -> None:
     await run.call("getCustomerCustomPropertyKeys", "GET", url, authenticated=False, expect=401)
 
 
+async def _organization(run: ContractRun) -> tuple[Json, Json, Json]:
+    owner = await run.create_customer(legalName="Owner Group")
+    member = await run.create_customer(legalName="Member One")
+    response = await run.call(
+        "postCustomerOrganizations",
+        "POST",
+        "/customer-organizations",
+        json={"ownerId": owner["id"], "memberIds": [member["id"]]},
+        expect=201,
+    )
+    org: Json = response.json()
+    return owner, member, org
+
+
+@script("postCustomerOrganizations")
+async def create_organizations(run: ContractRun) -> None:
+    owner, member, org = await _organization(run)
+    assert org["owner"]["id"] == owner["id"]
+    assert [m["id"] for m in org["members"]] == [member["id"]]
+    empty = await run.call(
+        "postCustomerOrganizations",
+        "POST",
+        "/customer-organizations",
+        json={"ownerId": member["id"], "memberIds": []},
+        expect=201,
+    )
+    assert empty.json()["members"] == []
+    customer = await run.get_customer(member["id"])
+    assert {o["id"] for o in customer["organizations"]} == {org["id"], empty.json()["id"]}
+    bad_bodies: list[Json] = [
+        {"ownerId": owner["id"], "memberIds": [owner["id"]]},
+        {"memberIds": []},
+    ]
+    for body in bad_bodies:
+        await run.call(
+            "postCustomerOrganizations", "POST", "/customer-organizations", json=body, expect=400
+        )
+
+
+@script("postCustomerOrganizationsByIdMembers")
+async def add_members(run: ContractRun) -> None:
+    _, member, org = await _organization(run)
+    extra = await run.create_customer(legalName="Member Two")
+    url = f"/customer-organizations/{org['id']}/members"
+    added = await run.call(
+        "postCustomerOrganizationsByIdMembers",
+        "POST",
+        url,
+        json={"customerIds": [extra["id"]]},
+        expect=200,
+    )
+    assert [m["id"] for m in added.json()["members"]] == [member["id"], extra["id"]]
+    await run.call(
+        "postCustomerOrganizationsByIdMembers",
+        "POST",
+        url,
+        json={"customerIds": [UNKNOWN_ID]},
+        expect=400,
+    )
+    await run.call(
+        "postCustomerOrganizationsByIdMembers",
+        "POST",
+        f"/customer-organizations/{UNKNOWN_ID}/members",
+        json={"customerIds": [extra["id"]]},
+        expect=404,
+    )
+
+
+@script("putCustomerOrganizationsByIdMembers")
+async def replace_members(run: ContractRun) -> None:
+    _, _, org = await _organization(run)
+    other = await run.create_customer(legalName="Replacement")
+    url = f"/customer-organizations/{org['id']}/members"
+    replaced = await run.call(
+        "putCustomerOrganizationsByIdMembers",
+        "PUT",
+        url,
+        json={"customerIds": [other["id"]]},
+        expect=200,
+    )
+    assert [m["id"] for m in replaced.json()["members"]] == [other["id"]]
+    emptied = await run.call(
+        "putCustomerOrganizationsByIdMembers", "PUT", url, json={"customerIds": []}, expect=200
+    )
+    assert emptied.json()["members"] == []
+    await run.call("putCustomerOrganizationsByIdMembers", "PUT", url, json={}, expect=400)
+
+
+async def _settings(run: ContractRun, provider: str = "STRIPE") -> Json:
+    customer = await run.create_customer()
+    response = await run.call(
+        "postPaymentsSettingsCustomers",
+        "POST",
+        "/payments/settings/customers",
+        json={"customerId": customer["id"], "paymentProvider": provider},
+        expect=201,
+    )
+    settings: Json = response.json()
+    return settings
+
+
+@script("postPaymentsSettingsCustomers")
+async def create_settings(run: ContractRun) -> None:
+    settings = await _settings(run, "GOCARDLESS")
+    assert settings["paymentProvider"] == "GOCARDLESS"
+    for body, status in (
+        ({"customerId": settings["customerId"], "paymentProvider": "NONE"}, 409),
+        ({"customerId": UNKNOWN_ID, "paymentProvider": "NONE"}, 400),
+        ({"customerId": settings["customerId"], "paymentProvider": "PAYPAL"}, 400),
+    ):
+        await run.call(
+            "postPaymentsSettingsCustomers",
+            "POST",
+            "/payments/settings/customers",
+            json=body,
+            expect=status,
+        )
+
+
+@script("getPaymentsSettingsCustomersById")
+async def get_settings(run: ContractRun) -> None:
+    settings = await _settings(run)
+    url = f"/payments/settings/customers/{settings['id']}"
+    found = await run.call("getPaymentsSettingsCustomersById", "GET", url, expect=200)
+    assert found.json() == settings
+    await run.call(
+        "getPaymentsSettingsCustomersById",
+        "GET",
+        f"/payments/settings/customers/{UNKNOWN_ID}",
+        expect=404,
+    )
+
+
+@script("putPaymentsSettingsCustomersById")
+async def update_settings(run: ContractRun) -> None:
+    settings = await _settings(run)
+    url = f"/payments/settings/customers/{settings['id']}"
+    updated = await run.call(
+        "putPaymentsSettingsCustomersById", "PUT", url, json={"paymentProvider": "NONE"}, expect=200
+    )
+    assert updated.json()["paymentProvider"] == "NONE"
+    await run.call(
+        "putPaymentsSettingsCustomersById", "PUT", url, json={"paymentProvider": "X"}, expect=400
+    )
+
+
+@script("deletePaymentsSettingsCustomersById")
+async def delete_settings(run: ContractRun) -> None:
+    settings = await _settings(run)
+    url = f"/payments/settings/customers/{settings['id']}"
+    deleted = await run.call("deletePaymentsSettingsCustomersById", "DELETE", url, expect=200)
+    assert deleted.json() == settings
+    await run.call("deletePaymentsSettingsCustomersById", "DELETE", url, expect=404)
+
+
 # -- tests --------------------------------------------------------------------------------------
 
 

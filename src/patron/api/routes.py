@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.routing import Route
 
-from patron.api import customers
+from patron.api import customers, organizations, payment_settings
 from patron.api.endpoint import Handler, operation
+from patron.api.wire import organizations as org_wire
+from patron.api.wire import payment_settings as settings_wire
 from patron.api.wire import v2024_05_09 as v20240509
 from patron.api.wire import v2024_07_30 as wire
 
@@ -93,6 +95,91 @@ OPERATIONS: list[Operation] = [
         "List custom property keys",
         wire.CustomPropertyKeys,
     ),
+    Operation(
+        "POST",
+        "/customer-organizations",
+        "postCustomerOrganizations",
+        organizations.create_organization,
+        "Create a customer organization",
+        wire.CustomerOrganizationOut,
+        success=201,
+        request=org_wire.CustomerOrganizationRequest,
+        tag="Organizations",
+    ),
+    Operation(
+        "POST",
+        "/customer-organizations/{id}/members",
+        "postCustomerOrganizationsByIdMembers",
+        organizations.add_members,
+        "Add customers to a customer organization",
+        wire.CustomerOrganizationOut,
+        request=org_wire.CustomerOrganizationMembers,
+        tag="Organizations",
+    ),
+    Operation(
+        "PUT",
+        "/customer-organizations/{id}/members",
+        "putCustomerOrganizationsByIdMembers",
+        organizations.replace_members,
+        "Replace the members of a customer organization",
+        wire.CustomerOrganizationOut,
+        request=org_wire.CustomerOrganizationMembers,
+        tag="Organizations",
+    ),
+    Operation(
+        "POST",
+        "/payments/settings/customers",
+        "postPaymentsSettingsCustomers",
+        payment_settings.create_settings,
+        "Create customer payment settings",
+        settings_wire.CustomerSettings,
+        success=201,
+        request=settings_wire.CreateCustomerSettingsRequest,
+    ),
+    Operation(
+        "GET",
+        "/payments/settings/customers/{id}",
+        "getPaymentsSettingsCustomersById",
+        payment_settings.get_settings,
+        "Get customer payment settings",
+        settings_wire.CustomerSettings,
+    ),
+    Operation(
+        "PUT",
+        "/payments/settings/customers/{id}",
+        "putPaymentsSettingsCustomersById",
+        payment_settings.update_settings,
+        "Update customer payment settings",
+        settings_wire.CustomerSettings,
+        request=settings_wire.UpdateCustomerSettingsRequest,
+    ),
+    Operation(
+        "DELETE",
+        "/payments/settings/customers/{id}",
+        "deletePaymentsSettingsCustomersById",
+        payment_settings.delete_settings,
+        "Delete customer payment settings",
+        settings_wire.CustomerSettings,
+    ),
+]
+
+
+# 2024-01-01 served customer payment settings at /customer-settings, with its own operationIds.
+_SETTINGS_2024_01_01 = {
+    "postPaymentsSettingsCustomers": "postCustomerSettings",
+    "getPaymentsSettingsCustomersById": "getCustomerSettingsById",
+    "putPaymentsSettingsCustomersById": "putCustomerSettingsById",
+    "deletePaymentsSettingsCustomersById": "deleteCustomerSettingsById",
+}
+OPERATIONS += [
+    replace(
+        op,
+        path=op.path.replace("/payments/settings/customers", "/customer-settings"),
+        operation_id=_SETTINGS_2024_01_01[op.operation_id],
+        summary=f"{op.summary} (2024-01-01)",
+    )
+    for op in OPERATIONS
+    if op.operation_id in _SETTINGS_2024_01_01
 ]
 
 

@@ -8,6 +8,8 @@ from patron.api.cursors import CursorCodec
 from patron.config import Settings
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.organizations import OrganizationService
+from patron.services.payment_settings import PaymentSettingsService
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,3 +18,5 @@ class Services:
     credentials: CredentialService
     customers: CustomerService
     cursors: CursorCodec
+    organizations: OrganizationService
+    payment_settings: PaymentSettingsService

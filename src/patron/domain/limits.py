@@ -19,3 +19,5 @@ FILTER_MAX = 1000  # query-string filter values
 PAGE_LIMIT_MIN = 1
 PAGE_LIMIT_MAX = 100
 PAGE_LIMIT_DEFAULT = 20
+CUSTOMER_ID_MAX = 64  # ids given in bodies (ownerId, memberIds, customerId); Patron's are 36
+ORGANIZATION_IDS_MAX = 1000  # customer ids in one organization request

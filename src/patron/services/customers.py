@@ -13,9 +13,10 @@ from patron.domain.customers import (
     draft_of,
 )
 from patron.domain.enums import BillingStatus, IntegrationService, PushIntegration
-from patron.domain.errors import ArchivedResource, FieldError, Invalid, NotFound
+from patron.domain.errors import ArchivedResource, Invalid, NotFound
 from patron.domain.ids import new_id, now_micros
 from patron.domain.listing import CustomerFilters, Page, PageRequest, Position
+from patron.services.organizations import join_parent
 from patron.storage.customers import customer_from_row
 from patron.storage.database import Row
 from patron.storage.unit import Store, Unit
@@ -183,7 +184,7 @@ class CustomerService:
         if draft.custom_properties is not None:
             await unit.customers.replace_properties(customer_id, draft.custom_properties)
         if draft.parent_id is not None:
-            await _join_parent(unit, customer_id, draft.parent_id, at)
+            await join_parent(unit, customer_id, draft.parent_id, at)
 
 
 def _checked(draft: CustomerDraft) -> CustomerDraft:
@@ -191,21 +192,3 @@ def _checked(draft: CustomerDraft) -> CustomerDraft:
     if errors:
         raise Invalid.of(errors)
     return draft
-
-
-async def _join_parent(unit: Unit, customer_id: str, parent_id: str, at: int) -> None:
-    """Make the customer a member of the organization its parent owns (made if there is none)."""
-
-    def bad(message: str) -> Invalid:
-        return Invalid.of([FieldError("parentId", message)])
-
-    if parent_id == customer_id:
-        raise bad("a customer cannot be its own parent")
-    if not await unit.customers.live_ids([parent_id]):
-        raise bad(f"no live customer {parent_id} in this account")
-    if await unit.organizations.is_above(customer_id, parent_id):
-        raise bad(f"customer {parent_id} is already below this customer: that would be a cycle")
-    org_id = await unit.organizations.owned_by(parent_id)
-    if org_id is None:
-        org_id = await unit.organizations.create(parent_id, at)
-    await unit.organizations.add_members(org_id, [customer_id], at)

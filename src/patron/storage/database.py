@@ -33,6 +33,15 @@ class Dialect:
             return f"= ANY({placeholder}::text[])"
         return f"IN (SELECT value FROM json_each({placeholder}))"
 
+    def transaction_lock(self, placeholder: str) -> str | None:
+        """SQL that holds a lock named by the text bound to `placeholder` until the transaction
+        ends, or None where there is nothing to take: a SQLite write transaction already
+        excludes every other writer (BEGIN IMMEDIATE)."""
+        if self.name == "postgresql":
+            # Transaction-scoped: released at COMMIT or ROLLBACK, so the pool needs no reset.
+            return f"SELECT pg_advisory_xact_lock(hashtextextended({placeholder}, 0))"
+        return None
+
 
 class Connection(Protocol):
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...

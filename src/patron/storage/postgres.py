@@ -1,8 +1,8 @@
 """PostgreSQL engine: an asyncpg pool whose per-release reset is a no-op.
 
 asyncpg resets every connection it takes back (RESET ALL, UNLISTEN, advisory unlocks), which costs
-30-50 % of read throughput here. Patron sets no session state, takes no advisory locks and never
-LISTENs, so there is nothing to reset.
+30-50 % of read throughput here. Patron sets no session state, takes only transaction-scoped
+advisory locks (released at commit) and never LISTENs, so there is nothing to reset.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from patron.storage.contacts import ContactRepo
 from patron.storage.customers import CustomerRepo
 from patron.storage.database import Connection, Database, Dialect
 from patron.storage.organizations import OrganizationRepo
+from patron.storage.payment_settings import PaymentSettingsRepo
 
 
 class Unit:
@@ -18,6 +19,7 @@ class Unit:
         self.contacts = ContactRepo(conn, dialect, account_id)
         self.aliases = AliasRepo(conn, dialect, account_id)
         self.organizations = OrganizationRepo(conn, dialect, account_id)
+        self.payment_settings = PaymentSettingsRepo(conn, dialect, account_id)
 
 
 class Store:

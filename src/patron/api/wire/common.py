@@ -24,6 +24,8 @@ PropertyValue = Annotated[str, msgspec.Meta(max_length=limits.CUSTOM_PROPERTY_VA
 CustomProperties = Annotated[
     dict[PropertyKey, PropertyValue], msgspec.Meta(max_length=limits.CUSTOM_PROPERTIES_MAX)
 ]
+# A customer id given in a body (ownerId, memberIds, customerId).
+CustomerId = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.CUSTOMER_ID_MAX)]
 
 
 class Wire(msgspec.Struct, rename="camel", omit_defaults=True):

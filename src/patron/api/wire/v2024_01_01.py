@@ -114,11 +114,23 @@ class ListCustomersResponse(Wire):
 
 class V20240101(V20240509):
     name: ClassVar[str] = "2024-01-01"
-    operations: ClassVar[frozenset[str]] = V20240509.operations - {
-        "getCustomersByCustomerContacts",
-        "postCustomersByCustomerContacts",
-        "putCustomersByCustomerContactsById",
-        "postCustomersByCustomerContactsByIdArchive",
+    operations: ClassVar[frozenset[str]] = (
+        V20240509.operations
+        - {
+            "getCustomersByCustomerContacts",
+            "postCustomersByCustomerContacts",
+            "putCustomersByCustomerContactsById",
+            "postCustomersByCustomerContactsByIdArchive",
+            "postPaymentsSettingsCustomers",
+            "getPaymentsSettingsCustomersById",
+            "putPaymentsSettingsCustomersById",
+            "deletePaymentsSettingsCustomersById",
+        }
+    ) | {
+        "postCustomerSettings",
+        "getCustomerSettingsById",
+        "putCustomerSettingsById",
+        "deleteCustomerSettingsById",
     }
 
     def create_write(self, body: bytes) -> CustomerWrite:

@@ -196,6 +196,13 @@ class V20240730:
             "putCustomersById",
             "postCustomersByIdArchive",
             "getCustomerCustomPropertyKeys",
+            "postCustomerOrganizations",
+            "postCustomerOrganizationsByIdMembers",
+            "putCustomerOrganizationsByIdMembers",
+            "postPaymentsSettingsCustomers",
+            "getPaymentsSettingsCustomersById",
+            "putPaymentsSettingsCustomersById",
+            "deletePaymentsSettingsCustomersById",
         }
     )
 

@@ -1,0 +1,43 @@
+"""Customer payment settings operations: parse, call one service, render."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from patron.api.decoding import decode
+from patron.api.endpoint import Call, json_response
+from patron.api.wire.payment_settings import (
+    CreateCustomerSettingsRequest,
+    CustomerSettings,
+    UpdateCustomerSettingsRequest,
+)
+
+
+def _id(call: Call) -> str:
+    return str(call.request.path_params["id"])
+
+
+async def create_settings(call: Call) -> Response:
+    body = decode(await call.body(), CreateCustomerSettingsRequest)
+    settings = await call.services.payment_settings.create(
+        call.account_id, body.customer_id, body.payment_provider
+    )
+    return json_response(CustomerSettings.of(settings), 201)
+
+
+async def get_settings(call: Call) -> Response:
+    settings = await call.services.payment_settings.get(call.account_id, _id(call))
+    return json_response(CustomerSettings.of(settings))
+
+
+async def update_settings(call: Call) -> Response:
+    body = decode(await call.body(), UpdateCustomerSettingsRequest)
+    settings = await call.services.payment_settings.update(
+        call.account_id, _id(call), body.payment_provider
+    )
+    return json_response(CustomerSettings.of(settings))
+
+
+async def delete_settings(call: Call) -> Response:
+    settings = await call.services.payment_settings.delete(call.account_id, _id(call))
+    return json_response(CustomerSettings.of(settings))
