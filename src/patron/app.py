@@ -21,6 +21,8 @@ from patron.api.routes import api_routes
 from patron.api.state import Services
 from patron.config import Settings
 from patron.domain.errors import NotFound, PatronError
+from patron.services.aliases import AliasService
+from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
 from patron.storage import open_database
@@ -32,11 +34,14 @@ from patron.storage.unit import Store
 async def build_services(settings: Settings) -> tuple[Services, Database]:
     db = await open_database(settings.database_url, pool_min=settings.pool_min, pool_max=settings.pool_max)
     accounts = AccountStore(db)
+    store = Store(db)
     services = Services(
         settings=settings,
         credentials=CredentialService(accounts, cache_seconds=settings.auth_cache_seconds),
-        customers=CustomerService(Store(db)),
+        customers=CustomerService(store),
         cursors=CursorCodec(await accounts.instance_secret("cursor_key")),
+        contacts=ContactService(store),
+        aliases=AliasService(store),
     )
     return services, db
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from patron.api.cursors import CursorCodec
 from patron.config import Settings
+from patron.services.aliases import AliasService
+from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
 
@@ -16,3 +18,5 @@ class Services:
     credentials: CredentialService
     customers: CustomerService
     cursors: CursorCodec
+    contacts: ContactService
+    aliases: AliasService

@@ -199,6 +199,16 @@ class V20240730:
             "putCustomersById",
             "postCustomersByIdArchive",
             "getCustomerCustomPropertyKeys",
+            "getCustomersByCustomerContacts",
+            "postCustomersByCustomerContacts",
+            "putCustomersByCustomerContactsById",
+            "postCustomersByCustomerContactsByIdArchive",
+            "getCustomerAliases",
+            "postCustomerAliases",
+            "putCustomerAliasesById",
+            "deleteCustomerAliasesById",
+            "getCustomersByIdAliases",
+            "getCustomersByAliasByAlias",
         }
     )
 
