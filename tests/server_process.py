@@ -64,9 +64,15 @@ def server_process(database_url: str) -> Iterator[str]:
             process.stderr.close()
 
 
-def at_once(
-    base: str, headers: dict[str, str], calls: list[Callable[[httpx.Client], httpx.Response]]
-) -> list[httpx.Response]:
+Call = Callable[[httpx.Client], httpx.Response]
+
+
+def posting(path: str, body: Any = None) -> Call:
+    """A call that POSTs `body` (or nothing) to `path`."""
+    return lambda client: client.post(path, json=body)
+
+
+def at_once(base: str, headers: dict[str, str], calls: list[Call]) -> list[httpx.Response]:
     """Runs each call on its own thread and client (own connection), released together."""
     barrier = threading.Barrier(len(calls))
     results: list[Any] = [None] * len(calls)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.factories import contact, make_customer
-from tests.server_process import at_once, server_process
+from tests.server_process import at_once, posting, server_process
 
 pytestmark = pytest.mark.asyncio
 
@@ -476,11 +476,7 @@ class TestArchiveContact:
             await customer_with(client, "PRIMARY", "PRIMARY", "STANDARD") for _ in range(4)
         ]
         calls = [
-            (
-                lambda http, c=c, i=i: http.post(
-                    f"/customers/{c['id']}/contacts/{c['contacts'][i]['id']}/archive"
-                )
-            )
+            posting(f"/customers/{c['id']}/contacts/{c['contacts'][i]['id']}/archive")
             for c in customers
             for i in (0, 1)
         ]
