@@ -22,6 +22,8 @@ from patron.api.routes import api_routes
 from patron.api.state import Services
 from patron.config import Settings
 from patron.domain.errors import NotFound, PatronError
+from patron.services.aliases import AliasService
+from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
 from patron.services.organizations import OrganizationService
@@ -50,6 +52,8 @@ async def build_services(
         cursors=CursorCodec(await accounts.instance_secret("cursor_key")),
         organizations=OrganizationService(store),
         payment_settings=PaymentSettingsService(store),
+        contacts=ContactService(store),
+        aliases=AliasService(store),
     )
     return services, db
 

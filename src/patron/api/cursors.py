@@ -1,8 +1,9 @@
 """Opaque list cursors, signed and bound to the account that was given them.
 
-A cursor is base64url(JSON [sort, order, value, id]) and a truncated HMAC-SHA256 over the account id
-and that payload, keyed with the instance's secret: a cursor cannot be forged, edited, or replayed
-by another account, and it survives restarts and works across processes.
+A cursor is base64url(JSON [sort, order, value, id]) and a truncated HMAC-SHA256 over the account
+id, the list it pages (`scope`) and that payload, keyed with the instance's secret: a cursor cannot
+be forged, edited, replayed by another account or on another list, and it survives restarts and
+works across processes.
 """
 
 from __future__ import annotations
@@ -31,17 +32,21 @@ class CursorCodec:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
-    def _mac(self, account_id: str, payload: bytes) -> bytes:
-        message = account_id.encode() + b"\x00" + payload
+    def _mac(self, account_id: str, scope: str, payload: bytes) -> bytes:
+        message = account_id.encode() + b"\x00" + scope.encode() + b"\x00" + payload
         return hmac.new(self._secret, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
-    def encode(self, account_id: str, sort: SortKey, position: Position) -> str:
+    def encode(
+        self, account_id: str, sort: SortKey, position: Position, *, scope: str = "customers"
+    ) -> str:
         payload = json.dumps(
             [sort.name, sort.order.value, position.value, position.id], separators=(",", ":")
         ).encode()
-        return f"{_b64(payload)}.{_b64(self._mac(account_id, payload))}"
+        return f"{_b64(payload)}.{_b64(self._mac(account_id, scope, payload))}"
 
-    def decode(self, account_id: str, sort: SortKey, cursor: str, field: str) -> Position:
+    def decode(
+        self, account_id: str, sort: SortKey, cursor: str, field: str, *, scope: str = "customers"
+    ) -> Position:
         def bad(message: str) -> Invalid:
             return Invalid.of([FieldError(field, message)])
 
@@ -50,7 +55,7 @@ class CursorCodec:
             payload, mac = _unb64(payload_text), _unb64(mac_text)
         except (ValueError, binascii.Error) as exc:
             raise bad("is not a cursor this service issued") from exc
-        if not hmac.compare_digest(mac, self._mac(account_id, payload)):
+        if not hmac.compare_digest(mac, self._mac(account_id, scope, payload)):
             raise bad("is not a cursor this service issued")
         name, order, value, row_id = json.loads(payload)
         if (name, order) != (sort.name, sort.order.value):

@@ -6,12 +6,14 @@ from typing import Any
 
 from patron.api.endpoint import Call
 from patron.domain import limits
+from patron.domain.aliases import AliasFilters
 from patron.domain.enums import BillingStatus, SortOrder
 from patron.domain.errors import FieldError, Invalid
 from patron.domain.listing import CustomerFilters, Page, PageRequest, Position, SortKey
 
 _SORT_FIELDS = ("createdAt", "legalName")
 _PROPERTY_PREFIX = "customProperties."
+ALIASES = "aliases"  # the alias list's cursor scope
 
 
 class _Params:
@@ -44,6 +46,10 @@ class _Params:
             return None
         return choices[value]
 
+    def flag(self, name: str) -> bool:
+        """A boolean parameter, false when absent."""
+        return bool(self.choice(name, {"true": True, "false": False}))
+
     def limit(self) -> int:
         value = self.text("limit")
         if value is None:
@@ -73,18 +79,24 @@ class _Params:
             raise Invalid.of(self.errors)
 
 
-def page_request(call: Call, params: _Params) -> PageRequest:
-    sort, limit = params.sort(), params.limit()
+def page_request(
+    call: Call, params: _Params, sort: SortKey, *, scope: str = "customers"
+) -> PageRequest:
+    """`limit`, `after` and `before` for a list in `sort` order; cursors must be `scope`'s own."""
+    limit = params.limit()
     after, before = params.text("after"), params.text("before")
     if after and before:
         params.errors.append(FieldError("before", "give either after or before, not both"))
     params.raise_errors()
     codec = call.services.cursors
+
+    def position(cursor: str | None, field: str) -> Position | None:
+        if cursor is None:
+            return None
+        return codec.decode(call.account_id, sort, cursor, field, scope=scope)
+
     return PageRequest(
-        sort=sort,
-        limit=limit,
-        after=None if after is None else codec.decode(call.account_id, sort, after, "after"),
-        before=None if before is None else codec.decode(call.account_id, sort, before, "before"),
+        sort=sort, limit=limit, after=position(after, "after"), before=position(before, "before")
     )
 
 
@@ -99,15 +111,32 @@ def customer_list_request(call: Call) -> tuple[CustomerFilters, PageRequest]:
         include_archived=bool(include_archived),
         billing_status=params.choice("billingStatus", {s.value: s for s in BillingStatus}),
     )
-    return filters, page_request(call, params)
+    return filters, page_request(call, params, params.sort())
 
 
-def page_cursors(call: Call, page: Page[Any]) -> tuple[str | None, str | None]:
+def alias_list_request(call: Call) -> tuple[AliasFilters, PageRequest]:
+    """Aliases list newest first; there is no sortBy."""
+    params = _Params(call)
+    filters = AliasFilters(value=params.text("value"))
+    return filters, page_request(call, params, SortKey(), scope=ALIASES)
+
+
+def page_cursors(
+    call: Call, page: Page[Any], *, scope: str = "customers"
+) -> tuple[str | None, str | None]:
     """The page's `after` and `before` cursors, each present only when rows lie that way."""
 
     def cursor(position: Position | None) -> str | None:
         if position is None:
             return None
-        return call.services.cursors.encode(call.account_id, page.sort, position)
+        return call.services.cursors.encode(call.account_id, page.sort, position, scope=scope)
 
     return cursor(page.next), cursor(page.previous)
+
+
+def contact_list_request(call: Call) -> bool:
+    """Whether archived contacts are asked for too."""
+    params = _Params(call)
+    include_archived = params.flag("includeArchived")
+    params.raise_errors()
+    return include_archived

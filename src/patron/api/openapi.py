@@ -22,6 +22,17 @@ _ERRORS = {
     "415": "Body is not JSON",
 }
 
+_PAGE: list[tuple[str, dict[str, Any]]] = [
+    ("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
+    ("after", {"type": "string"}),
+    ("before", {"type": "string"}),
+]
+# Query parameters of the other operations that take any.
+_QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "getCustomerAliases": [("value", {"type": "string"}), *_PAGE],
+    "getCustomersByCustomerContacts": [("includeArchived", {"type": "boolean"})],
+}
+
 
 def _parameters(path: str, operation_id: str) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
@@ -51,6 +62,8 @@ def _parameters(path: str, operation_id: str) -> list[dict[str, Any]]:
             ("before", {"type": "string"}),
         ]:
             params.append({"name": name, "in": "query", "required": False, "schema": schema})
+    for name, schema in _QUERY.get(operation_id, []):
+        params.append({"name": name, "in": "query", "required": False, "schema": schema})
     return params
 
 

@@ -6,12 +6,16 @@ from dataclasses import dataclass, replace
 
 from starlette.routing import Route
 
-from patron.api import customers, organizations, payment_settings
+from patron.api import aliases, contacts, customers, organizations, payment_settings
 from patron.api.endpoint import Handler, operation
+from patron.api.wire import aliases as alias_wire
+from patron.api.wire import contacts as contact_wire
 from patron.api.wire import organizations as org_wire
 from patron.api.wire import payment_settings as settings_wire
 from patron.api.wire import v2024_05_09 as v20240509
 from patron.api.wire import v2024_07_30 as wire
+from patron.api.wire.common import ContactOut
+from patron.api.wire.customer_20240509 import Customer20240509
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,9 @@ class Operation:
     success: int = 200
     request: type | None = None
     tag: str = "Customers"
+    # Starlette's path when it differs from the contract's, e.g. `{alias:path}` so that an alias
+    # holding a `/` (sent as %2F) still routes.
+    route: str | None = None
 
 
 OPERATIONS: list[Operation] = [
@@ -70,6 +77,104 @@ OPERATIONS: list[Operation] = [
         customers.archive_customer,
         "Archive customer",
         wire.CustomerOut,
+    ),
+    # Before "/customers/{id}/aliases", which would otherwise take the alias value "aliases".
+    Operation(
+        "GET",
+        "/customers/by-alias/{alias}",
+        "getCustomersByAliasByAlias",
+        aliases.customer_by_alias,
+        "Get customer by alias",
+        Customer20240509,
+        tag="Customer Aliases",
+        route="/customers/by-alias/{alias:path}",
+    ),
+    Operation(
+        "GET",
+        "/customers/{id}/aliases",
+        "getCustomersByIdAliases",
+        aliases.customer_aliases,
+        "Get a customer's aliases",
+        alias_wire.GetCustomerAliasesResponse,
+        tag="Customer Aliases",
+    ),
+    Operation(
+        "GET",
+        "/customer-aliases",
+        "getCustomerAliases",
+        aliases.list_aliases,
+        "List customer aliases",
+        alias_wire.ListCustomerAliasPaginatedResponseModel,
+        tag="Customer Aliases",
+    ),
+    Operation(
+        "POST",
+        "/customer-aliases",
+        "postCustomerAliases",
+        aliases.create_alias,
+        "Create a customer alias",
+        alias_wire.CustomerAliasResponseModel,
+        success=201,
+        request=alias_wire.CreateCustomerAliasRequestModel,
+        tag="Customer Aliases",
+    ),
+    Operation(
+        "PUT",
+        "/customer-aliases/{id}",
+        "putCustomerAliasesById",
+        aliases.update_alias,
+        "Update a customer alias",
+        alias_wire.CustomerAliasResponseModel,
+        request=alias_wire.UpdateCustomerAliasRequestModel,
+        tag="Customer Aliases",
+    ),
+    Operation(
+        "DELETE",
+        "/customer-aliases/{id}",
+        "deleteCustomerAliasesById",
+        aliases.delete_alias,
+        "Delete a customer alias",
+        alias_wire.CustomerAliasResponseModel,
+        tag="Customer Aliases",
+    ),
+    Operation(
+        "GET",
+        "/customers/{customer}/contacts",
+        "getCustomersByCustomerContacts",
+        contacts.list_contacts,
+        "List contacts",
+        contact_wire.ContactResponseModel,
+        tag="Contacts",
+    ),
+    Operation(
+        "POST",
+        "/customers/{customer}/contacts",
+        "postCustomersByCustomerContacts",
+        contacts.create_contact,
+        "Create contact",
+        ContactOut,
+        success=201,
+        request=wire.ContactIn,
+        tag="Contacts",
+    ),
+    Operation(
+        "PUT",
+        "/customers/{customer}/contacts/{id}",
+        "putCustomersByCustomerContactsById",
+        contacts.update_contact,
+        "Update contact",
+        ContactOut,
+        request=wire.ContactIn,
+        tag="Contacts",
+    ),
+    Operation(
+        "POST",
+        "/customers/{customer}/contacts/{id}/archive",
+        "postCustomersByCustomerContactsByIdArchive",
+        contacts.archive_contact,
+        "Archive contact",
+        ContactOut,
+        tag="Contacts",
     ),
     Operation(
         "PUT",
@@ -186,6 +291,6 @@ OPERATIONS += [
 def api_routes() -> list[Route]:
     """One route per operation: Starlette answers 405 when a path matches but no method does."""
     return [
-        Route(op.path, operation(op.operation_id, op.handler), methods=[op.method])
+        Route(op.route or op.path, operation(op.operation_id, op.handler), methods=[op.method])
         for op in OPERATIONS
     ]

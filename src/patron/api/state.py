@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from patron.api.cursors import CursorCodec
 from patron.config import Settings
+from patron.services.aliases import AliasService
+from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
 from patron.services.organizations import OrganizationService
@@ -20,3 +22,5 @@ class Services:
     cursors: CursorCodec
     organizations: OrganizationService
     payment_settings: PaymentSettingsService
+    contacts: ContactService
+    aliases: AliasService

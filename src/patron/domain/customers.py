@@ -197,10 +197,7 @@ def check_contacts(contacts: list[ContactDraft], path: str = "contacts") -> list
     errors: list[FieldError] = []
     seen: dict[str, int] = {}
     for i, contact in enumerate(contacts):
-        if not contact.name.strip():
-            errors.append(FieldError(f"{path}[{i}].name", "must not be blank"))
-        if not is_valid_email(contact.email):
-            errors.append(FieldError(f"{path}[{i}].email", "is not a valid email address"))
+        errors += check_contact(contact, f"{path}[{i}].")
         key = email_key(contact.email)
         if key in seen:
             errors.append(
@@ -208,6 +205,16 @@ def check_contacts(contacts: list[ContactDraft], path: str = "contacts") -> list
             )
         seen.setdefault(key, i)
     errors.extend(check_primary_rule([c.billing_preference for c in contacts], path))
+    return errors
+
+
+def check_contact(contact: ContactDraft, prefix: str = "") -> list[FieldError]:
+    """One contact's own fields; `prefix` leads each field name (`contacts[0].`, or none)."""
+    errors: list[FieldError] = []
+    if not contact.name.strip():
+        errors.append(FieldError(f"{prefix}name", "must not be blank"))
+    if not is_valid_email(contact.email):
+        errors.append(FieldError(f"{prefix}email", "is not a valid email address"))
     return errors
 
 
@@ -225,13 +232,17 @@ def check_primary_rule(preferences: list[BillingPreference], path: str) -> list[
     return []
 
 
+def check_alias_value(value: str, path: str) -> list[FieldError]:
+    return [FieldError(path, "must not be blank")] if not value.strip() else []
+
+
 def check_aliases(aliases: list[str], path: str = "customerAliases") -> list[FieldError]:
     errors: list[FieldError] = []
     seen: set[str] = set()
     for i, alias in enumerate(aliases):
-        if not alias.strip():
-            errors.append(FieldError(f"{path}[{i}]", "must not be blank"))
-        elif alias in seen:
+        blank = check_alias_value(alias, f"{path}[{i}]")
+        errors += blank
+        if not blank and alias in seen:
             errors.append(FieldError(f"{path}[{i}]", f"repeats the alias {alias!r}"))
         seen.add(alias)
     return errors

@@ -17,6 +17,7 @@ from patron.domain.errors import ArchivedResource, Invalid, NotFound
 from patron.domain.ids import new_id, now_micros
 from patron.domain.listing import CustomerFilters, Page, PageRequest, Position
 from patron.services.organizations import join_parent
+from patron.services.paging import window
 from patron.storage.customers import customer_from_row
 from patron.storage.database import Row
 from patron.storage.unit import Store, Unit
@@ -118,37 +119,22 @@ class CustomerService:
         if filters.billing_status is BillingStatus.ACTIVE:
             # Patron keeps no billing schedules, so no customer has a current one.
             return Page(items=[], total=0, sort=request.sort)
-        forward = request.before is None
-        start = request.after if forward else request.before
         async with self._store.reading(account_id) as unit:
             repo = unit.customers
-            found = await repo.page(
-                filters, request.sort, forward=forward, start=start, limit=request.limit + 1
-            )
-            more = len(found) > request.limit
-            found = found[: request.limit]
-            if not forward:
-                found.reverse()
-            first = found[0][0] if found else None
-            last = found[-1][0] if found else None
 
-            async def rows_beyond(position: Position | None, ahead: bool) -> bool:
-                if position is None:
-                    return False
-                return bool(
-                    await repo.page(filters, request.sort, forward=ahead, start=position, limit=1)
+            async def fetch(
+                forward: bool, start: Position | None, limit: int
+            ) -> list[tuple[Position, Row]]:
+                return await repo.page(
+                    filters, request.sort, forward=forward, start=start, limit=limit
                 )
 
-            if forward:
-                next_ = last if more else None
-                # Without a cursor this is the first page: nothing precedes it.
-                previous = first if start is not None and await rows_beyond(first, False) else None
-            else:
-                previous = first if more else None
-                next_ = last if await rows_beyond(last, True) else None
-            items = await assemble(unit, [row for _, row in found])
+            found = await window(fetch, request)
+            items = await assemble(unit, found.rows)
             total = await repo.count(filters)
-        return Page(items=items, next=next_, previous=previous, total=total, sort=request.sort)
+        return Page(
+            items=items, next=found.next, previous=found.previous, total=total, sort=request.sort
+        )
 
     async def property_keys(self, account_id: str) -> list[str]:
         async with self._store.reading(account_id) as unit:

@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from patron.domain.aliases import Alias, AliasFilters
+from patron.domain.enums import SortOrder
 from patron.domain.errors import Conflict
 from patron.domain.ids import new_id
-from patron.storage.database import Connection, Dialect, UniqueViolation
+from patron.domain.listing import Position, SortKey
+from patron.storage.database import Connection, Dialect, Row, UniqueViolation
+
+_COLUMNS = "id, account_id, customer_id, value, label, created_at, deleted_at"
+
+
+def alias_from_row(row: Row) -> Alias:
+    return Alias(
+        id=row["id"],
+        account_id=row["account_id"],
+        customer_id=row["customer_id"],
+        value=row["value"],
+        label=row["label"],
+        created_at=row["created_at"],
+        deleted_at=row["deleted_at"],
+    )
 
 
 class AliasRepo:
@@ -64,3 +82,124 @@ class AliasRepo:
             except UniqueViolation as exc:
                 # Lost a race with a concurrent write that took the value after ensure_free.
                 raise Conflict("Alias already in use by another customer") from exc
+
+    # -- single aliases -------------------------------------------------------------------------
+
+    async def get(self, alias_id: str) -> Alias | None:
+        """The alias, deleted or not."""
+        row = await self._conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM aliases WHERE account_id = $1 AND id = $2",
+            self._account,
+            alias_id,
+        )
+        return None if row is None else alias_from_row(row)
+
+    async def live_with_value(self, value: str) -> Alias | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM aliases WHERE account_id = $1 AND value = $2"
+            " AND deleted_at IS NULL",
+            self._account,
+            value,
+        )
+        return None if row is None else alias_from_row(row)
+
+    async def create(self, customer_id: str, value: str, label: str | None, at: int) -> str:
+        """Insert a live alias; Conflict when the value is taken (also by a racing write)."""
+        alias_id = new_id()
+        try:
+            await self._conn.execute(
+                "INSERT INTO aliases (id, account_id, customer_id, value, label, created_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                alias_id,
+                self._account,
+                customer_id,
+                value,
+                label,
+                at,
+            )
+        except UniqueViolation as exc:
+            # A concurrent write took the value between our check and this insert.
+            raise Conflict(f"Alias {value!r} is already in use") from exc
+        return alias_id
+
+    async def set_label(self, alias_id: str, label: str | None) -> None:
+        await self._conn.execute(
+            "UPDATE aliases SET label = $3 WHERE account_id = $1 AND id = $2",
+            self._account,
+            alias_id,
+            label,
+        )
+
+    async def delete(self, alias_id: str, at: int) -> None:
+        """Soft-deletes a live alias once; deleting again keeps the first time."""
+        await self._conn.execute(
+            "UPDATE aliases SET deleted_at = $3 WHERE account_id = $1 AND id = $2"
+            " AND deleted_at IS NULL",
+            self._account,
+            alias_id,
+            at,
+        )
+
+    async def of_customer(self, customer_id: str) -> list[Alias]:
+        """The customer's live aliases, oldest first."""
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM aliases WHERE account_id = $1 AND customer_id = $2"
+            " AND deleted_at IS NULL ORDER BY created_at, id",
+            self._account,
+            customer_id,
+        )
+        return [alias_from_row(r) for r in rows]
+
+    async def customer_of(self, value: str) -> str | None:
+        """The customer `value` names: the customer with that id, else the one holding it as a
+        live alias. (Both at once can only be one customer: an alias may not be another
+        customer's id.)"""
+        row = await self._conn.fetchrow(
+            "SELECT id FROM customers WHERE account_id = $1 AND id = $2"
+            " UNION ALL SELECT customer_id FROM aliases WHERE account_id = $1 AND value = $2"
+            " AND deleted_at IS NULL",
+            self._account,
+            value,
+        )
+        return None if row is None else str(row["id"])
+
+    # -- the list -------------------------------------------------------------------------------
+
+    def _where(self, filters: AliasFilters, args: list[Any]) -> str:
+        """Live aliases only; `args` starts with the account id and collects the rest."""
+        where = "account_id = $1 AND deleted_at IS NULL"
+        if filters.value is not None:
+            args.append(filters.value)
+            where += f" AND value = ${len(args)}"
+        return where
+
+    async def count(self, filters: AliasFilters) -> int:
+        args: list[Any] = [self._account]
+        where = self._where(filters, args)
+        return int(await self._conn.fetchval(f"SELECT count(*) FROM aliases WHERE {where}", *args))
+
+    async def page(
+        self,
+        filters: AliasFilters,
+        sort: SortKey,
+        *,
+        forward: bool,
+        start: Position | None,
+        limit: int,
+    ) -> list[tuple[Position, Row]]:
+        """Like `CustomerRepo.page`; aliases sort by creation time only."""
+        args: list[Any] = [self._account]
+        where = self._where(filters, args)
+        ascending = (sort.order is SortOrder.ASC) == forward
+        if start is not None:
+            args += [start.value, start.id]
+            op = ">" if ascending else "<"
+            where += f" AND (created_at, id) {op} (${len(args) - 1}, ${len(args)})"
+        direction = "ASC" if ascending else "DESC"
+        args.append(limit)
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM aliases WHERE {where}"
+            f" ORDER BY created_at {direction}, id {direction} LIMIT ${len(args)}",
+            *args,
+        )
+        return [(Position(r["created_at"], r["id"]), r) for r in rows]

@@ -46,6 +46,34 @@ class ContactRepo:
             found[row["customer_id"]].append(contact_from_row(row))
         return found
 
+    async def get(self, customer_id: str, contact_id: str) -> Contact | None:
+        """The contact, archived or not, if it belongs to that customer (of this account)."""
+        row = await self._conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM contacts WHERE account_id = $1 AND customer_id = $2"
+            " AND id = $3",
+            self._account,
+            customer_id,
+            contact_id,
+        )
+        return None if row is None else contact_from_row(row)
+
+    async def create(self, customer_id: str, draft: ContactDraft, at: int) -> str:
+        contact_id = new_id()
+        await self._conn.execute(
+            "INSERT INTO contacts (id, account_id, customer_id, name, email, email_key,"
+            " billing_preference, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+            " $8, $8)",
+            contact_id,
+            self._account,
+            customer_id,
+            draft.name,
+            draft.email,
+            email_key(draft.email),
+            draft.billing_preference.value,
+            at,
+        )
+        return contact_id
+
     async def insert(self, customer_id: str, drafts: Sequence[ContactDraft], at: int) -> None:
         await self._conn.executemany(
             "INSERT INTO contacts (id, account_id, customer_id, name, email, email_key,"

@@ -203,6 +203,16 @@ class V20240730:
             "getPaymentsSettingsCustomersById",
             "putPaymentsSettingsCustomersById",
             "deletePaymentsSettingsCustomersById",
+            "getCustomersByCustomerContacts",
+            "postCustomersByCustomerContacts",
+            "putCustomersByCustomerContactsById",
+            "postCustomersByCustomerContactsByIdArchive",
+            "getCustomerAliases",
+            "postCustomerAliases",
+            "putCustomerAliasesById",
+            "deleteCustomerAliasesById",
+            "getCustomersByIdAliases",
+            "getCustomersByAliasByAlias",
         }
     )
 

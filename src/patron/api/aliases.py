@@ -1,0 +1,68 @@
+"""Customer alias operations: parse, call one service, render."""
+
+from __future__ import annotations
+
+import msgspec
+from starlette.responses import Response
+
+from patron.api.decoding import decode
+from patron.api.endpoint import Call, json_response
+from patron.api.listing import ALIASES, alias_list_request, page_cursors
+from patron.api.wire.aliases import (
+    CreateCustomerAliasRequestModel,
+    CustomerAlias,
+    CustomerAliasResponseModel,
+    GetCustomerAliasesResponse,
+    ListCustomerAliasPaginatedResponseModel,
+    UpdateCustomerAliasRequestModel,
+)
+from patron.api.wire.customer_20240509 import customer_20240509
+from patron.api.wire.v2024_07_30 import PaginationMeta
+
+
+def _path(call: Call, name: str) -> str:
+    return str(call.request.path_params[name])
+
+
+async def list_aliases(call: Call) -> Response:
+    filters, page_request = alias_list_request(call)
+    page = await call.services.aliases.page(call.account_id, filters, page_request)
+    after, before = page_cursors(call, page, scope=ALIASES)
+    return json_response(
+        ListCustomerAliasPaginatedResponseModel(
+            items=[CustomerAliasResponseModel.of(a) for a in page.items],
+            pagination=PaginationMeta(after=after, before=before, total_result_size=page.total),
+        )
+    )
+
+
+async def create_alias(call: Call) -> Response:
+    draft = decode(await call.body(), CreateCustomerAliasRequestModel).to_domain()
+    alias = await call.services.aliases.create(call.account_id, draft)
+    return json_response(CustomerAliasResponseModel.of(alias), 201)
+
+
+async def update_alias(call: Call) -> Response:
+    label = decode(await call.body(), UpdateCustomerAliasRequestModel).label
+    alias = await call.services.aliases.update(
+        call.account_id,
+        _path(call, "id"),
+        label=None if label is msgspec.UNSET else label,
+        keep_label=label is msgspec.UNSET,
+    )
+    return json_response(CustomerAliasResponseModel.of(alias))
+
+
+async def delete_alias(call: Call) -> Response:
+    alias = await call.services.aliases.delete(call.account_id, _path(call, "id"))
+    return json_response(CustomerAliasResponseModel.of(alias))
+
+
+async def customer_aliases(call: Call) -> Response:
+    aliases = await call.services.aliases.of_customer(call.account_id, _path(call, "id"))
+    return json_response(GetCustomerAliasesResponse(items=[CustomerAlias.of(a) for a in aliases]))
+
+
+async def customer_by_alias(call: Call) -> Response:
+    customer = await call.services.aliases.customer(call.account_id, _path(call, "alias"))
+    return json_response(customer_20240509(customer))
