@@ -347,3 +347,86 @@ async def test_written_in_one_version_read_the_same_in_every_version(
     views = [expressed(await get(client, customer["id"], v), v) for v in (V0730, V0509, V0101)]
     assert views[0] == views[1] == views[2]
     assert views[0]["main"] == (body["email"] if "email" in body else body["contacts"][0]["email"])
+
+
+class TestOtherResources:
+    @pytest.mark.parametrize("version", [V0509, V0101])
+    async def test_alias_create_names_the_callers_account(
+        self, client: httpx.AsyncClient, other_client: httpx.AsyncClient, version: str
+    ) -> None:
+        customer = await make_customer(client)
+        mine = client.issued.credential.account_id  # type: ignore[attr-defined]
+        theirs = other_client.issued.credential.account_id  # type: ignore[attr-defined]
+        body = {"customerId": customer["id"], "value": f"v-{version}"}
+        missing = await client.post("/customer-aliases", json=body, headers=in_version(version))
+        assert missing.status_code == 400
+        assert [e["field"] for e in missing.json()["error"]["errors"]] == ["sequenceAccountId"]
+        wrong = await client.post(
+            "/customer-aliases",
+            json={**body, "sequenceAccountId": theirs},
+            headers=in_version(version),
+        )
+        assert wrong.status_code == 400
+        created = await client.post(
+            "/customer-aliases",
+            json={**body, "sequenceAccountId": mine},
+            headers=in_version(version),
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["sequenceAccountId"] == mine
+        # 2024-07-30 ignores the field.
+        latest = await client.post(
+            "/customer-aliases",
+            json={"customerId": customer["id"], "value": "v-latest", "sequenceAccountId": theirs},
+        )
+        assert latest.status_code == 201
+
+    async def test_by_alias_answers_each_versions_customer(self, client: httpx.AsyncClient) -> None:
+        made = await make_customer(
+            client, customerAliases=["crm-9"], integrationIds=[{"service": "Attio", "id": "a"}]
+        )
+        latest = (await client.get("/customers/by-alias/crm-9")).json()
+        assert latest["email"] == made["contacts"][0]["email"]
+        assert latest["integrationIds"] == [{"service": "Attio", "id": "a", "isPending": False}]
+        legacy = (await client.get("/customers/by-alias/crm-9", headers=in_version(V0509))).json()
+        assert legacy["integrationIds"] == []
+        oldest = (await client.get("/customers/by-alias/crm-9", headers=in_version(V0101))).json()
+        assert oldest["id"] == made["id"]
+        assert oldest["sequenceAccountId"] == client.issued.credential.account_id  # type: ignore[attr-defined]
+        assert "externalIds" in oldest
+
+    async def test_contacts_exist_from_2024_05_09(self, client: httpx.AsyncClient) -> None:
+        made = await make_customer(client)
+        url = f"/customers/{made['id']}/contacts"
+        assert (await client.get(url, headers=in_version(V0509))).status_code == 200
+        assert (await client.get(url, headers=in_version(V0101))).status_code == 404
+
+    async def test_payment_settings_paths_per_version(self, client: httpx.AsyncClient) -> None:
+        made = await make_customer(client)
+        body = {"customerId": made["id"], "paymentProvider": "STRIPE"}
+        old_path = await client.post("/customer-settings", json=body, headers=in_version(V0101))
+        assert old_path.status_code == 201, old_path.text
+        settings_id = old_path.json()["id"]
+        assert (
+            await client.get(
+                f"/payments/settings/customers/{settings_id}", headers=in_version(V0101)
+            )
+        ).status_code == 404
+        for version in (V0730, V0509):
+            found = await client.get(
+                f"/payments/settings/customers/{settings_id}", headers=in_version(version)
+            )
+            assert found.json() == old_path.json()
+            assert (
+                await client.get(f"/customer-settings/{settings_id}", headers=in_version(version))
+            ).status_code == 404
+
+    async def test_organizations_are_2024_07_30_only(self, client: httpx.AsyncClient) -> None:
+        owner = await make_customer(client)
+        body = {"ownerId": owner["id"], "memberIds": []}
+        for version in (V0509, V0101):
+            response = await client.post(
+                "/customer-organizations", json=body, headers=in_version(version)
+            )
+            assert response.status_code == 404
+        assert (await client.post("/customer-organizations", json=body)).status_code == 201

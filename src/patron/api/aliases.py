@@ -9,15 +9,13 @@ from patron.api.decoding import decode
 from patron.api.endpoint import Call, json_response
 from patron.api.listing import ALIASES, alias_list_request, page_cursors
 from patron.api.wire.aliases import (
-    CreateCustomerAliasRequestModel,
     CustomerAlias,
     CustomerAliasResponseModel,
     GetCustomerAliasesResponse,
     ListCustomerAliasPaginatedResponseModel,
     UpdateCustomerAliasRequestModel,
 )
-from patron.api.wire.customer_20240509 import customer_20240509
-from patron.api.wire.v2024_07_30 import PaginationMeta
+from patron.api.wire.common import PaginationMeta
 
 
 def _path(call: Call, name: str) -> str:
@@ -37,7 +35,7 @@ async def list_aliases(call: Call) -> Response:
 
 
 async def create_alias(call: Call) -> Response:
-    draft = decode(await call.body(), CreateCustomerAliasRequestModel).to_domain()
+    draft = call.version.alias_draft(await call.body(), call.account_id)
     alias = await call.services.aliases.create(call.account_id, draft)
     return json_response(CustomerAliasResponseModel.of(alias), 201)
 
@@ -65,4 +63,4 @@ async def customer_aliases(call: Call) -> Response:
 
 async def customer_by_alias(call: Call) -> Response:
     customer = await call.services.aliases.customer(call.account_id, _path(call, "alias"))
-    return json_response(customer_20240509(customer))
+    return json_response(call.version.customer_by_alias(customer))

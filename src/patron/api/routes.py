@@ -182,7 +182,7 @@ OPERATIONS: list[Operation] = [
         "putCustomersByIdArchive",
         customers.archive_customer,
         "Archive customer (2024-05-09 and 2024-01-01)",
-        v20240509.Customer20240509,
+        v20240509.CustomerOut,
     ),
     Operation(
         "DELETE",
@@ -190,7 +190,7 @@ OPERATIONS: list[Operation] = [
         "deleteCustomersById",
         customers.archive_customer,
         "Archive customer (2024-05-09 and 2024-01-01)",
-        v20240509.Customer20240509,
+        v20240509.CustomerOut,
     ),
     Operation(
         "GET",

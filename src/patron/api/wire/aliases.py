@@ -6,8 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from patron.api.wire.common import AliasValue, OptionalText, Wire, iso, iso_or_none
-from patron.api.wire.v2024_07_30 import PaginationMeta
+from patron.api.wire.common import AliasValue, OptionalText, PaginationMeta, Wire, iso, iso_or_none
 from patron.domain.aliases import Alias, AliasDraft
 
 CustomerId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]

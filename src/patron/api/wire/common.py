@@ -32,6 +32,12 @@ class Wire(msgspec.Struct, rename="camel", omit_defaults=True):
     """Base of wire structs: camelCase names; optional fields left out, never sent as null."""
 
 
+class PaginationMeta(Wire):
+    after: str | None = None
+    before: str | None = None
+    total_result_size: int | None = None
+
+
 def iso(micros: int) -> str:
     """`2024-07-30T12:00:00.123Z`: ISO 8601, UTC, millisecond precision."""
     seconds, rest = divmod(micros, 1_000_000)

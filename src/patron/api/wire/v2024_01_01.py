@@ -15,7 +15,7 @@ import msgspec
 
 from patron.api.decoding import decode
 from patron.api.wire import legacy
-from patron.api.wire.common import AddressWire, ExternalId, Wire, iso, iso_or_none
+from patron.api.wire.common import AddressWire, ExternalId, PaginationMeta, Wire, iso, iso_or_none
 from patron.api.wire.v2024_05_09 import (
     V20240509,
     BillingEmails,
@@ -25,7 +25,6 @@ from patron.api.wire.v2024_05_09 import (
 from patron.api.wire.v2024_05_09 import (
     CreateCustomerRequest as CreateCustomerRequest20240509,
 )
-from patron.api.wire.v2024_07_30 import PaginationMeta
 from patron.domain import limits
 from patron.domain.customers import Customer, CustomerWrite, IntegrationIdDraft
 from patron.domain.enums import IntegrationService, TaxStatus

@@ -20,14 +20,16 @@ from patron.api.wire.common import (
     Email,
     Name,
     OptionalText,
+    PaginationMeta,
     Telephone,
     Url,
     Wire,
-    iso,
     iso_or_none,
 )
-from patron.api.wire.v2024_07_30 import V20240730, IntegrationIdIn, PaginationMeta
+from patron.api.wire.customer_20240509 import Customer20240509, customer_20240509
+from patron.api.wire.v2024_07_30 import V20240730, IntegrationIdIn
 from patron.domain import limits
+from patron.domain.aliases import AliasDraft
 from patron.domain.customers import (
     Address,
     Customer,
@@ -36,6 +38,7 @@ from patron.domain.customers import (
     IntegrationIdDraft,
 )
 from patron.domain.enums import StateCode, TaxStatus
+from patron.domain.errors import FieldError, Invalid
 
 BillingEmails = Annotated[list[Email], msgspec.Meta(max_length=limits.CONTACTS_MAX)]
 Aliases = Annotated[list[AliasValue], msgspec.Meta(max_length=limits.ALIASES_MAX)]
@@ -96,10 +99,21 @@ def legacy_write(
     return revise
 
 
+class CreateCustomerAliasRequest(Wire):
+    """2024-05-09 and 2024-01-01 name the account in the body; it must be the caller's."""
+
+    sequence_account_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    customer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    value: AliasValue
+    label: OptionalText | None = None
+
+
 # -- responses --------------------------------------------------------------------------------
 
 
 class IntegrationIdOut(Wire):
+    """2024-05-09 has no `isPending`: pending ids are not shown."""
+
     service: str
     id: str
     last_synced: str | None = None
@@ -111,46 +125,25 @@ def legacy_address(a: Address) -> AddressWire:
     return msgspec.structs.replace(shown, state=None if state is None else StateCode(state))
 
 
-class Customer20240509(Wire):
-    id: str
-    created_at: str
-    legal_name: str
-    address: AddressWire
-    email: str
-    integration_ids: list[IntegrationIdOut]
-    billing_emails: list[str]
-    tax_status: TaxStatus
-    contact_name: str | None = None
-    telephone: str | None = None
-    url: str | None = None
-    label: str | None = None
-    archived_at: str | None = None
+class CustomerOut(Customer20240509, kw_only=True):
+    """`Customer20240509` with only the values this version's enums have."""
+
+    integration_ids: list[IntegrationIdOut]  # type: ignore[assignment]
 
     @classmethod
-    def of(cls, c: Customer) -> Customer20240509:
-        return cls(
-            id=c.id,
-            created_at=iso(c.created_at),
-            legal_name=c.legal_name,
-            contact_name=legacy.main_name(c),
-            address=legacy_address(c.address),
-            email=legacy.main_email(c),
-            telephone=c.telephone,
-            url=c.url,
-            label=c.label,
-            integration_ids=[
-                IntegrationIdOut(x.service.value, x.external_id, iso_or_none(x.last_synced))
-                for x in c.integration_ids
-                if x.service in legacy.LEGACY_SERVICES and not x.is_pending
-            ],
-            archived_at=iso_or_none(c.archived_at),
-            billing_emails=c.billing_emails,
-            tax_status=c.tax_status,
-        )
+    def of(cls, c: Customer) -> CustomerOut:
+        fields = msgspec.structs.asdict(customer_20240509(c))
+        fields["address"] = legacy_address(c.address)
+        fields["integration_ids"] = [
+            IntegrationIdOut(x.service.value, x.external_id, iso_or_none(x.last_synced))
+            for x in c.integration_ids
+            if x.service in legacy.LEGACY_SERVICES and not x.is_pending
+        ]
+        return cls(**fields)
 
 
 class ListCustomersResponse(Wire):
-    items: list[Customer20240509]
+    items: list[CustomerOut]
     pagination: PaginationMeta
 
 
@@ -180,12 +173,27 @@ class V20240509(V20240730):
         )
 
     def customer(self, c: Customer) -> Wire:
-        return Customer20240509.of(c)
+        return CustomerOut.of(c)
+
+    def customer_by_alias(self, c: Customer) -> Wire:
+        return self.customer(c)
+
+    def alias_draft(self, body: bytes, account_id: str) -> AliasDraft:
+        request = decode(body, CreateCustomerAliasRequest)
+        if request.sequence_account_id != account_id:
+            raise Invalid.of(
+                [
+                    FieldError(
+                        "sequenceAccountId", "must be the id of the account you authenticate as"
+                    )
+                ]
+            )
+        return AliasDraft(customer_id=request.customer_id, value=request.value, label=request.label)
 
     def customer_list(
         self, items: list[Customer], after: str | None, before: str | None, total: int
     ) -> Wire:
         return ListCustomersResponse(
-            items=[Customer20240509.of(c) for c in items],
+            items=[CustomerOut.of(c) for c in items],
             pagination=PaginationMeta(after=after, before=before, total_result_size=total),
         )

@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar
 import msgspec
 
 from patron.api.decoding import decode
+from patron.api.wire.aliases import CreateCustomerAliasRequestModel
 from patron.api.wire.common import (
     AddressWire,
     AliasValue,
@@ -18,12 +19,15 @@ from patron.api.wire.common import (
     IntegrationIdOut,
     Name,
     OptionalText,
+    PaginationMeta,
     Url,
     Wire,
     iso,
     iso_or_none,
 )
+from patron.api.wire.customer_20240509 import customer_20240509
 from patron.domain import limits
+from patron.domain.aliases import AliasDraft
 from patron.domain.customers import (
     ContactDraft,
     Customer,
@@ -165,12 +169,6 @@ def _common(c: Customer) -> dict[str, Any]:
     }
 
 
-class PaginationMeta(Wire):
-    after: str | None = None
-    before: str | None = None
-    total_result_size: int | None = None
-
-
 class ListCustomerResponse(Wire):
     items: list[ListCustomerResponseModel]
     pagination: PaginationMeta
@@ -221,6 +219,13 @@ class V20240730:
 
     def update_write(self, body: bytes) -> CustomerWrite:
         return self.create_write(body)
+
+    def customer_by_alias(self, c: Customer) -> Wire:
+        """`GET /customers/by-alias/{alias}` kept answering the 2024-05-09 shape."""
+        return customer_20240509(c)
+
+    def alias_draft(self, body: bytes, account_id: str) -> AliasDraft:
+        return decode(body, CreateCustomerAliasRequestModel).to_domain()
 
     def customer(self, c: Customer) -> Wire:
         return CustomerOut(
