@@ -13,20 +13,18 @@ from typing import Annotated, ClassVar
 
 import msgspec
 
-from patron.api.decoding import decode
 from patron.api.wire import legacy
 from patron.api.wire.common import AddressWire, ExternalId, PaginationMeta, Wire, iso, iso_or_none
 from patron.api.wire.v2024_05_09 import (
     V20240509,
     BillingEmails,
     legacy_address,
-    legacy_write,
 )
 from patron.api.wire.v2024_05_09 import (
     CreateCustomerRequest as CreateCustomerRequest20240509,
 )
 from patron.domain import limits
-from patron.domain.customers import Customer, CustomerWrite, IntegrationIdDraft
+from patron.domain.customers import Customer, IntegrationIdDraft
 from patron.domain.enums import IntegrationService, TaxStatus
 
 
@@ -132,34 +130,12 @@ class V20240101(V20240509):
         "deleteCustomerSettingsById",
     }
 
-    def create_write(self, body: bytes) -> CustomerWrite:
-        request = decode(body, CreateCustomerRequest)
-        return legacy_write(
-            request,
-            tax_status=request.tax_status,
-            billing_emails=request.billing_emails,
-            integration_ids=request.integration_drafts(),
-        )
-
-    def update_write(self, body: bytes) -> CustomerWrite:
-        request = decode(body, UpdateCustomerRequest)
-        return legacy_write(
-            request,
-            tax_status=request.tax_status,
-            billing_emails=request.billing_emails,
-            integration_ids=request.integration_drafts(),
-        )
+    create_request: ClassVar[type[CreateCustomerRequest20240509]] = CreateCustomerRequest
+    update_request: ClassVar[type[CreateCustomerRequest20240509]] = UpdateCustomerRequest
+    list_response: ClassVar[type[Wire]] = ListCustomersResponse
 
     def customer(self, c: Customer) -> Wire:
         return Customer20240101.of(c)
 
     def created_customer(self, c: Customer) -> Wire:
         return CreateCustomerResponse(Customer20240101.of(c))
-
-    def customer_list(
-        self, items: list[Customer], after: str | None, before: str | None, total: int
-    ) -> Wire:
-        return ListCustomersResponse(
-            items=[Customer20240101.of(c) for c in items],
-            pagination=PaginationMeta(after=after, before=before, total_result_size=total),
-        )

@@ -69,31 +69,25 @@ class CreateCustomerRequest(Wire):
         return [IntegrationIdDraft(x.service, x.id) for x in self.integration_ids]
 
 
-def legacy_write(
-    request: CreateCustomerRequest,
-    *,
-    tax_status: TaxStatus | None,
-    billing_emails: list[str] | None,
-    integration_ids: list[IntegrationIdDraft] | None,
-) -> CustomerWrite:
+def legacy_write(request: CreateCustomerRequest) -> CustomerWrite:
     """The draft an old-version create or update makes, given the customer as it is."""
 
     def revise(current: Customer | None) -> CustomerDraft:
         return CustomerDraft(
             legal_name=request.legal_name,
             address=request.address.to_domain(),
-            tax_status=tax_status or (current.tax_status if current else TaxStatus.TAXED),
+            tax_status=request.tax_status or (current.tax_status if current else TaxStatus.TAXED),
             contacts=legacy.contacts_for(
                 current.contacts if current else [],
                 email=request.email.strip(),
                 contact_name=request.contact_name,
-                billing_emails=billing_emails,
+                billing_emails=request.billing_emails,
             ),
             url=request.url,
             label=request.label,
             telephone=request.telephone,
             aliases=request.customer_aliases,
-            integration_ids=legacy.integration_ids_for(current, integration_ids),
+            integration_ids=legacy.integration_ids_for(current, request.integration_drafts()),
         )
 
     return revise
@@ -163,14 +157,15 @@ class V20240509(V20240730):
         }
     ) | {"deleteCustomersById", "putCustomersByIdArchive"}
 
+    create_request: ClassVar[type[CreateCustomerRequest]] = CreateCustomerRequest
+    update_request: ClassVar[type[CreateCustomerRequest]] = CreateCustomerRequest
+    list_response: ClassVar[type[Wire]] = ListCustomersResponse
+
     def create_write(self, body: bytes) -> CustomerWrite:
-        request = decode(body, CreateCustomerRequest)
-        return legacy_write(
-            request,
-            tax_status=request.tax_status,
-            billing_emails=request.billing_emails,
-            integration_ids=request.integration_drafts(),
-        )
+        return legacy_write(decode(body, self.create_request))
+
+    def update_write(self, body: bytes) -> CustomerWrite:
+        return legacy_write(decode(body, self.update_request))
 
     def customer(self, c: Customer) -> Wire:
         return CustomerOut.of(c)
@@ -193,7 +188,7 @@ class V20240509(V20240730):
     def customer_list(
         self, items: list[Customer], after: str | None, before: str | None, total: int
     ) -> Wire:
-        return ListCustomersResponse(
-            items=[CustomerOut.of(c) for c in items],
+        return self.list_response(
+            items=[self.customer(c) for c in items],
             pagination=PaginationMeta(after=after, before=before, total_result_size=total),
         )

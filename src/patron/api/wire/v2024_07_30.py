@@ -135,21 +135,11 @@ class ListCustomerResponseModel(Wire):
     archived_at: str | None = None
 
 
-class CustomerOut(Wire):
-    id: str
-    created_at: str
-    organizations: list[CustomerOrganizationOut]
-    legal_name: str
-    address: AddressWire
-    integration_ids: list[IntegrationIdOut]
-    tax_status: TaxStatus
+class CustomerOut(ListCustomerResponseModel, kw_only=True):
+    """The full customer: a list item plus its live contacts and its status."""
+
     contacts: list[ContactOut]
     status: CustomerStatus
-    custom_properties: dict[str, str]
-    url: str | None = None
-    domain: str | None = None
-    label: str | None = None
-    archived_at: str | None = None
 
 
 def _common(c: Customer) -> dict[str, Any]:
