@@ -9,24 +9,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from tests.api.errors import MISSING_ID, error_type, field_names
 from tests.factories import contact, customer_body, make_customer
 from tests.server_process import at_once, posting, server_process
 
 pytestmark = pytest.mark.asyncio
 
-MISSING_ID = "01890000-0000-7000-8000-000000000000"
 ALIAS_FIELDS = {"id", "sequenceAccountId", "customerId", "value", "createdAt"}
-
-
-def field_names(response: httpx.Response) -> set[str]:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    return {e["field"] for e in body["error"].get("errors", [])}
-
-
-def error_type(response: httpx.Response) -> str:
-    kind: str = response.json()["error"]["type"]
-    return kind
 
 
 def account_of(client: httpx.AsyncClient) -> str:

@@ -8,23 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.errors import MISSING_ID, error_type, field_names
 from tests.factories import contact, make_customer
 from tests.server_process import at_once, posting, server_process
 
 pytestmark = pytest.mark.asyncio
-
-MISSING_ID = "01890000-0000-7000-8000-000000000000"
-
-
-def field_names(response: httpx.Response) -> set[str]:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    return {e["field"] for e in body["error"].get("errors", [])}
-
-
-def error_type(response: httpx.Response) -> str:
-    kind: str = response.json()["error"]["type"]
-    return kind
 
 
 async def customer_with(client: httpx.AsyncClient, *preferences: str) -> dict[str, Any]:

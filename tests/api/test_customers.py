@@ -7,15 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.errors import field_names
 from tests.factories import address, contact, customer_body, make_customer
 
 pytestmark = pytest.mark.asyncio
-
-
-def field_names(response: httpx.Response) -> set[str]:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    return {e["field"] for e in body["error"].get("errors", [])}
 
 
 async def count_customers(client: httpx.AsyncClient) -> int:

@@ -9,17 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.errors import field_names
 from tests.factories import make_customer
 
 pytestmark = pytest.mark.asyncio
 
 PATH = "/payments/settings/customers"
-
-
-def field_names(response: httpx.Response) -> set[str]:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    return {e["field"] for e in body["error"].get("errors", [])}
 
 
 def account_id(client: httpx.AsyncClient) -> str:
