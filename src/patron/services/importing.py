@@ -144,19 +144,29 @@ class ImportService:
         """Each row's result, or the customer to create for it, in file order."""
         checked = [(row, _checked(row)) for row in batch]
         good = [row.draft for row, result in checked if result is None and row.draft]
-        ids = [row.id for row, result in checked if result is None and row.id is not None]
+        keys = {row.line: self._key(row) for row, result in checked if result is None}
+        ids = [key for key in keys.values() if key is not None]
         values = [v for draft in good for v in draft.aliases or ()]
         id_holders = await self._store.id_holders(ids)
         alias_holders = await self._store.alias_holders(values)
         claimed: dict[str, int] = {}  # id or alias -> the line of this batch that takes it
         return [
-            self._decide(row, id_holders, alias_holders, claimed) if result is None else result
+            self._decide(row, keys[row.line], id_holders, alias_holders, claimed)
+            if result is None
+            else result
             for row, result in checked
         ]
+
+    def _key(self, row: ImportRow) -> str | None:
+        """The id a row is matched by: its own, or (with no alias either) one from its content."""
+        if row.id is not None or (row.draft is not None and row.draft.aliases):
+            return row.id
+        return _stable_id(self._account, row.source)
 
     def _decide(
         self,
         row: ImportRow,
+        key: str | None,
         id_holders: dict[str, Holder],
         alias_holders: dict[str, Holder],
         claimed: dict[str, int],
@@ -164,17 +174,17 @@ class ImportService:
         draft = row.draft
         assert draft is not None
         aliases = draft.aliases or []
-        for value in [row.id, *aliases]:
+        for value in [key, *aliases]:
             if value is not None and value in claimed:
-                what = "id" if value == row.id else "alias"
+                what = "alias" if value in aliases else "id" if row.id else "the row"
                 return _error(row, f"{what} {value!r} repeats line {claimed[value]}")
-        if row.id is not None and row.id in id_holders:
-            holder = id_holders[row.id]
+        if key is not None and key in id_holders:
+            holder = id_holders[key]
             if holder.account_id != self._account:
                 return _error(row, "is already used by a customer of another account", "id")
             if holder.created_at >= self._started:
-                return _error(row, f"{row.id!r} repeats an earlier row of this import", "id")
-            return RowResult(row.line, "skipped", row.id)
+                return _error(row, f"{key!r} repeats an earlier row of this import", "id")
+            return RowResult(row.line, "skipped", key)
         holders = {
             alias_holders[v].customer_id: alias_holders[v] for v in aliases if v in alias_holders
         }
@@ -186,14 +196,7 @@ class ImportService:
             if holder.created_at >= self._started:
                 return _error(row, f"alias {taken} repeats an earlier row of this import")
             return RowResult(row.line, "skipped", holder.customer_id)
-        if row.id is not None:
-            customer_id = row.id
-        elif aliases:
-            customer_id = new_id()
-        else:
-            customer_id = _stable_id(self._account, row.source)
-            if customer_id in claimed:
-                return _error(row, f"repeats line {claimed[customer_id]}")
+        customer_id = key or new_id()
         for value in [customer_id, *aliases]:
             claimed[value] = row.line
         # As the API does on create: the written ids, then pending pushes for other services.
