@@ -138,6 +138,8 @@ class ImportService:
             writing = asyncio.ensure_future(self._finish(planned))
         if writing is not None:
             report(await writing)
+        if batches:
+            await self._store.refresh_statistics(final=True)
         return counts
 
     async def _plan(self, batch: list[ImportRow]) -> list[RowResult | Planned]:

@@ -118,16 +118,21 @@ class BulkStore:
                 found.setdefault(value, holder)
         return found
 
-    async def refresh_statistics(self) -> None:
+    async def refresh_statistics(self, *, final: bool = False) -> None:
         """PostgreSQL plans the look-ups above from table statistics, which lag while an import
         fills the tables: a plan made for an empty table scans it. Called as the tables grow.
-        (SQLite always uses the unique index for these look-ups and needs nothing.)"""
-        if self._db.dialect.name != "postgresql":
+        At the end (`final`) SQLite gets statistics too: without them its planner reads a
+        customer's contacts through the account-wide index, a scan of the whole account."""
+        if self._db.dialect.name == "postgresql":
+            sql = "ANALYZE customers, contacts, aliases, integration_ids, customer_properties"
+        elif final:
+            sql = "ANALYZE"
+        else:
             return
-        async with self._db.read() as conn:
-            await conn.execute(
-                "ANALYZE customers, contacts, aliases, integration_ids, customer_properties"
-            )
+        async with self._db.transaction() as conn:
+            if self._db.dialect.name == "sqlite":
+                await conn.execute("PRAGMA analysis_limit=1000")  # bounded: samples each index
+            await conn.execute(sql)
 
     async def insert(self, customers: Sequence[NewCustomer], at: int) -> None:
         """All of `customers` in one transaction, or none (UniqueViolation on a clash)."""
