@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres contract check lint typecheck format clean
+.PHONY: run test test-postgres contract check lint typecheck format clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ check: lint typecheck test
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
+
+# Load benchmarks on SQLite and PostgreSQL (bench/README.md); CUSTOMERS=1000000 for the full run.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --customers $${CUSTOMERS:-100000}
 
 clean:
 	rm -rf $(VENV) var/*.db*

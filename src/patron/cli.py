@@ -1,4 +1,4 @@
-"""`patron`: serve, migrate, and manage credentials."""
+"""`patron`: serve, migrate, manage credentials, and import customers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from patron.api.versions import VERSIONS
@@ -165,6 +167,84 @@ def cmd_credentials_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from patron.api.importing import ImportFile, Report, UnknownColumns, sniff_format
+    from patron.services.importing import ImportService, RowResult
+    from patron.storage.bulk import BulkStore
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"No such file: {path}", file=sys.stderr)
+        return 2
+    source = ImportFile(path, args.format or sniff_format(path))
+    report_path = Path(args.report) if args.report else path.with_name(path.name + ".report.ndjson")
+    if settings.database_url.startswith("sqlite:"):
+        migrate(settings.database_url)
+    progress = Progress(source) if sys.stderr.isatty() else None
+
+    async def run() -> Any:
+        db = await open_database(settings.database_url, pool_min=1, pool_max=3)
+        report = Report.open(report_path)
+        try:
+            account = await AccountStore(db).get_or_create_account(args.account)
+            service = ImportService(
+                BulkStore(db, account.id), account.id, batch_size=args.batch_size
+            )
+
+            def on_result(result: RowResult) -> None:
+                report.write(result)
+                if progress is not None:
+                    progress.tick()
+
+            return await service.run(source.rows(), on_result)
+        finally:
+            report.close()
+            await db.close()
+
+    started = time.monotonic()
+    try:
+        counts = asyncio.run(run())
+    except UnknownColumns as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if progress is not None:
+        progress.done()
+    seconds = time.monotonic() - started
+    print(
+        f"created {counts.created}, skipped {counts.skipped}, errors {counts.error}"
+        f" in {seconds:.1f} s; report: {report_path}"
+    )
+    return 1 if counts.error else 0
+
+
+class Progress:
+    """A one-line progress bar on stderr (only drawn when stderr is a terminal)."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self._rows = 0
+        self._shown = 0.0
+        self._started = time.monotonic()
+
+    def tick(self) -> None:
+        self._rows += 1
+        now = time.monotonic()
+        if now - self._shown >= 0.2:
+            self._shown = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        share = self._source.position / max(1, self._source.size)
+        bar = "#" * int(share * 30)
+        rate = self._rows / max(now - self._started, 1e-6)
+        sys.stderr.write(f"\r[{bar:30}] {share:6.1%} {self._rows:>10,} rows {rate:>9,.0f}/s")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        self._draw(time.monotonic())
+        sys.stderr.write("\n")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="patron", description=__doc__)
     top.add_argument(
@@ -199,6 +279,14 @@ def parser() -> argparse.ArgumentParser:
     creds.add_parser(
         "bootstrap", help="issue a first credential when there is none (used by make run)"
     ).set_defaults(run=cmd_credentials_bootstrap)
+
+    imp = sub.add_parser("import", help="import customers from NDJSON or CSV (docs/import.md)")
+    imp.add_argument("file", help="the file: one 2024-07-30 create body a line, or CSV")
+    imp.add_argument("--account", required=True, help="account name (made if new)")
+    imp.add_argument("--format", choices=("ndjson", "csv"), help="default: by the file's extension")
+    imp.add_argument("--report", help="per-row results; .csv for CSV, else NDJSON")
+    imp.add_argument("--batch-size", type=int, default=2000, help="rows per transaction")
+    imp.set_defaults(run=cmd_import)
     return top
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 _lock = threading.Lock()
 _last_millis = 0
@@ -32,7 +31,9 @@ def new_id() -> str:
         _last_millis, _last_random = millis, rand
     rand_a, rand_b = rand >> 62, rand & ((1 << 62) - 1)
     value = millis << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
-    return str(uuid.UUID(int=value))
+    # What str(uuid.UUID(int=value)) gives, at a fifth of the cost (bulk import makes millions).
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def now_micros() -> int:

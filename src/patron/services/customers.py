@@ -55,7 +55,7 @@ async def load(unit: Unit, customer_id: str) -> Customer:
     return (await assemble(unit, [rows[customer_id]]))[0]
 
 
-def _with_pushes(
+def with_pushes(
     integration_ids: list[IntegrationId], pushes: Sequence[PushIntegration] | None
 ) -> list[IntegrationId]:
     """Asked-for pushes are recorded as pending ids (empty external id) until an integration
@@ -165,7 +165,7 @@ class CustomerService:
             ]
         if draft.integration_ids is not None or draft.push_to_integrations:
             await unit.customers.replace_integration_ids(
-                customer_id, _with_pushes(integration_ids, draft.push_to_integrations)
+                customer_id, with_pushes(integration_ids, draft.push_to_integrations)
             )
         if draft.custom_properties is not None:
             await unit.customers.replace_properties(customer_id, draft.custom_properties)

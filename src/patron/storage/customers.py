@@ -50,7 +50,7 @@ def customer_from_row(row: Row, **parts: Any) -> Customer:
     )
 
 
-def _editable_values(draft: CustomerDraft) -> tuple[Any, ...]:
+def editable_values(draft: CustomerDraft) -> tuple[Any, ...]:
     a = draft.address
     return (
         draft.legal_name,
@@ -88,7 +88,7 @@ class CustomerRepo:
             customer_id,
             self._account,
             at,
-            *_editable_values(draft),
+            *editable_values(draft),
             status,
         )
 
@@ -114,7 +114,7 @@ class CustomerRepo:
             " WHERE account_id = $1 AND id = $2",
             self._account,
             customer_id,
-            *_editable_values(draft),
+            *editable_values(draft),
             None if draft.status is None else draft.status.value,
             at,
         )

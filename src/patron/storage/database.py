@@ -56,6 +56,12 @@ class Connection(Protocol):
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
+    async def copy_records(
+        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> None:
+        """Append many rows to one table the engine's fastest way (bulk import only)."""
+        ...
+
 
 class Database(Protocol):
     dialect: Dialect

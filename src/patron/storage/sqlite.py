@@ -78,6 +78,20 @@ class SQLiteConnection:
                 raise UniqueViolation(match.group(1)) from exc
             raise
 
+    async def copy_records(
+        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> None:
+        # Plain values only (no lists): straight to executemany, skipping the per-value rewrite.
+        marks = ", ".join("?" * len(columns))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        try:
+            self._raw.executemany(sql, records)
+        except sqlite3.IntegrityError as exc:
+            match = _UNIQUE_INDEX.search(str(exc))
+            if match:
+                raise UniqueViolation(match.group(1)) from exc
+            raise
+
 
 class SQLiteDatabase:
     dialect = Dialect("sqlite")

@@ -1,0 +1,248 @@
+"""Run every benchmark scenario on SQLite and PostgreSQL and print a results table.
+
+    .venv/bin/python bench/run.py                       # 100,000 customers, both engines
+    .venv/bin/python bench/run.py --customers 1000000   # the full run (README figures)
+    .venv/bin/python bench/run.py --engines sqlite --scenarios get,list20
+
+Per engine: a fresh database, `patron import` of the generated file (timed), one uvicorn worker
+(`patron serve`), then for each scenario a request file under var/bench/requests/ replayed by
+    wrk -t1 -c32 -d10s -s bench/wrk/replay.lua http://127.0.0.1:PORT -- FILE AUTH
+(the exact command is printed), and the yardstick app (bench/yardstick.py) on the same engine
+for GET by id. Peak server memory is the server process's VmHWM from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+VAR = ROOT / "var" / "bench"
+BIN = ROOT / ".venv" / "bin"
+SCENARIOS = (
+    "get", "list20", "list100", "deep", "email", "alias", "label", "sortprop", "post", "put",
+    "archive",
+)  # fmt: skip
+
+
+def sh(*args: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(args, check=True, capture_output=True, text=True, env=env).stdout
+
+
+def data_file(customers: int, seed: int) -> Path:
+    path = VAR / f"customers-{customers}-{seed}.ndjson"
+    if not path.exists():
+        with open(path, "wb") as out:
+            subprocess.run(
+                [sys.executable, ROOT / "bench/generate.py", f"--customers={customers}",
+                 f"--seed={seed}"], stdout=out, check=True,
+            )  # fmt: skip
+    return path
+
+
+def fresh_database(engine: str, pg_url: str) -> str:
+    if engine == "sqlite":
+        for f in VAR.glob("patron.db*"):
+            f.unlink()
+        return f"sqlite:///{VAR / 'patron.db'}"
+    base, name = pg_url.rsplit("/", 1)
+    admin = f"{base}/postgres"
+    sh("psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    sh("psql", admin, "-qc", f"CREATE DATABASE {name}")
+    return pg_url
+
+
+class Server:
+    def __init__(self, args: list[str], env: dict[str, str], port: int) -> None:
+        self.proc = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT)
+        self.port = port
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server on {port} did not start")
+
+    def peak_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def wrk(port: int, requests: Path, auth: str, duration: str, connections: int) -> dict[str, Any]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}", "-s", "bench/wrk/replay.lua",
+           f"http://127.0.0.1:{port}", "--", str(requests.relative_to(ROOT)), auth]  # fmt: skip
+    print("  $", " ".join(cmd[:-1]), "'<auth>'", flush=True)
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def request_files(api: httpx.Client, ids: list[str], n: int, rng: random.Random) -> dict[str, Path]:
+    """One request file per scenario, from the generated data (see bench/generate.py)."""
+    folder = VAR / "requests"
+    folder.mkdir(exist_ok=True)
+    sample = rng.sample(range(n), min(n, 5000))
+    deep = None
+    for _ in range(100):  # 100 pages of 100 = 10,000 rows deep
+        page = api.get("/customers", params={"limit": 100, **({"after": deep} if deep else {})})
+        deep = page.json()["pagination"]["after"]
+    body = json.dumps(json.loads((VAR / "one.json").read_text()))
+    lines = {
+        "get": [f"GET\t/api/customers/{ids[i]}" for i in sample],
+        "list20": ["GET\t/api/customers?limit=20"],
+        "list100": ["GET\t/api/customers?limit=100"],
+        "deep": [f"GET\t/api/customers?limit=20&after={deep}"],
+        "email": [f"GET\t/api/customers?email=billing{i}@c{i}.example.com" for i in sample],
+        "alias": [f"GET\t/api/customers?alias=crm-{i:07d}" for i in sample],
+        "label": [f"GET\t/api/customers?label=segment-{i % 50:02d}" for i in sample],
+        "sortprop": ["GET\t/api/customers?sortBy=customProperties.score&sortOrder=ASC"],
+        "post": [f"POST\t/api/customers\t{body}"],
+        "put": [f"PUT\t/api/customers/{ids[i]}\t{body}" for i in sample[: len(sample) // 2]],
+        "archive": [f"POST\t/api/customers/{ids[i]}/archive" for i in sample[len(sample) // 2 :]],
+    }
+    files = {}
+    for name, content in lines.items():
+        files[name] = folder / f"{name}.tsv"
+        files[name].write_text("\n".join(content) + "\n")
+    return files
+
+
+def run_engine(engine: str, args: argparse.Namespace, data: Path) -> list[dict[str, Any]]:
+    url = fresh_database(engine, args.pg_url)
+    env = {**os.environ, "PATRON_DATABASE_URL": url}
+    sh(str(BIN / "patron"), "migrate", env=env)
+    started = time.monotonic()
+    out = sh(str(BIN / "patron"), "import", str(data), "--account", "bench",
+             "--report", str(VAR / f"import-{engine}.ndjson"), "--batch-size", "5000",
+             env=env)  # fmt: skip
+    import_seconds = time.monotonic() - started
+    print(f"{engine}: {out.strip()}", flush=True)
+    if engine == "postgresql":
+        sh("psql", url, "-qc", "VACUUM ANALYZE")
+    cred = json.loads(sh(str(BIN / "patron"), "credentials", "create", "--account", "bench",
+                         "--json", env=env))  # fmt: skip
+    token = base64.b64encode(f"{cred['clientId']}:{cred['clientSecret']}".encode()).decode()
+    auth = f"Basic {token}"
+    ids = [json.loads(line)["id"] for line in data.open()]
+    (VAR / "one.json").write_text(data.open().readline())
+    results: list[dict[str, Any]] = [{"engine": engine, "scenario": "import",
+                                      "seconds": round(import_seconds, 1)}]  # fmt: skip
+    server = Server([str(BIN / "patron"), "serve", "--port", "8010"],
+                    {"PATRON_DATABASE_URL": url, "PATRON_LOG_LEVEL": "warning"}, 8010)  # fmt: skip
+    try:
+        api = httpx.Client(base_url="http://127.0.0.1:8010/api", headers={"Authorization": auth})
+        files = request_files(api, ids, len(ids), random.Random(args.seed))
+        docs = [
+            (line.split("\t")[1].rsplit("/", 1)[1])
+            for line in files["get"].read_text().split("\n")
+            if line
+        ]
+        rendered = [(d, api.get(f"/customers/{d}").content) for d in docs]
+        for scenario in args.scenarios:
+            r = wrk(8010, files[scenario], auth, args.duration, args.connections)
+            results.append({"engine": engine, "scenario": scenario, **r,
+                            "peak_mb": round(server.peak_mb(), 1)})  # fmt: skip
+            print("  ", results[-1], flush=True)
+    finally:
+        server.stop()
+    if "get" in args.scenarios:
+        store_docs(url, rendered)
+        yard = Server([str(BIN / "uvicorn"), "--factory", "bench.yardstick:create_app", "--port",
+                       "8011", "--log-level", "warning", "--no-access-log"],
+                      {"BENCH_DATABASE_URL": url}, 8011)  # fmt: skip
+        try:
+            r = wrk(8011, files["get"], auth, args.duration, args.connections)
+            results.append({"engine": engine, "scenario": "yardstick", **r,
+                            "peak_mb": round(yard.peak_mb(), 1)})  # fmt: skip
+            print("  ", results[-1], flush=True)
+        finally:
+            yard.stop()
+    return results
+
+
+def store_docs(url: str, docs: list[tuple[str, bytes]]) -> None:
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        conn.execute("CREATE TABLE IF NOT EXISTS yardstick_docs (id TEXT PRIMARY KEY, body BLOB)")
+        conn.executemany("INSERT OR REPLACE INTO yardstick_docs VALUES (?, ?)", docs)
+        conn.commit()
+        conn.close()
+        return
+    import asyncio
+
+    import asyncpg
+
+    async def fill() -> None:
+        conn = await asyncpg.connect(url)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS yardstick_docs (id TEXT PRIMARY KEY, body BYTEA)"
+        )
+        await conn.executemany(
+            "INSERT INTO yardstick_docs VALUES ($1, $2) ON CONFLICT DO NOTHING", docs
+        )
+        await conn.close()
+
+    asyncio.run(fill())
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    yard = {r["engine"]: r["rps"] for r in results if r["scenario"] == "yardstick"}
+    rows = ["| engine | scenario | requests/s | p50 ms | p99 ms | peak MB | vs yardstick |",
+            "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in results:
+        if r["scenario"] == "import":
+            rows.append(f"| {r['engine']} | import | {r['seconds']} s total | | | | |")
+            continue
+        ratio = (
+            f"{r['rps'] / yard[r['engine']]:.2f}"
+            if r["scenario"] == "get" and r["engine"] in yard
+            else ""
+        )
+        rows.append(f"| {r['engine']} | {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.2f} |"
+                    f" {r['p99_ms']:.2f} | {r['peak_mb']} | {ratio} |")  # fmt: skip
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--duration", default="10s")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/patron_bench")
+    args = parser.parse_args()
+    args.scenarios = args.scenarios.split(",")
+    VAR.mkdir(parents=True, exist_ok=True)
+    data = data_file(args.customers, args.seed)
+    results: list[dict[str, Any]] = []
+    for engine in args.engines.split(","):
+        results += run_engine(engine, args, data)
+    (VAR / "results.json").write_text(json.dumps(results, indent=1))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""Bulk import of customers: check every row by the API's rules, write the good ones in batches.
+
+Rows arrive already decoded (the file formats belong to the API layer, see `patron.api.importing`);
+this module decides, per row, created / skipped / error, and writes each batch in one transaction.
+
+Re-running a file creates nothing twice. A row is matched to a customer made *before this run*
+by its `id`, or (without an id) by any of its aliases: such a row is skipped. A value that a
+customer made *during this run* holds is a repeat inside the file: an error. Telling the two apart
+by the holder's creation time keeps memory flat: nothing about earlier batches stays in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Literal
+
+from patron.domain.customers import CustomerDraft, IntegrationId, check_draft
+from patron.domain.errors import FieldError
+from patron.domain.ids import new_id, now_micros
+from patron.services.customers import with_pushes
+from patron.storage.bulk import BulkStore, Holder, NewCustomer
+from patron.storage.database import UniqueViolation
+
+Outcome = Literal["created", "skipped", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """One record of the file: its line, the id it asks for, and its draft or why it has none."""
+
+    line: int
+    id: str | None = None
+    draft: CustomerDraft | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    # The record's own bytes, from which a row with neither id nor alias gets a stable id.
+    source: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A row that will be created, once its batch is written."""
+
+    line: int
+    customer: NewCustomer
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    line: int
+    result: Outcome
+    id: str | None = None
+    errors: list[FieldError] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in self.errors)
+
+
+@dataclass(slots=True)
+class ImportCounts:
+    created: int = 0
+    skipped: int = 0
+    error: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def _error(row: ImportRow, message: str, where: str = "") -> RowResult:
+    return RowResult(row.line, "error", row.id, [FieldError(where, message)])
+
+
+def _stable_id(account_id: str, source: bytes) -> str:
+    """A row with neither id nor alias has nothing to be matched by, so its id is derived from
+    its content: the same row imported again finds itself (a UUIDv8 from a SHA-256)."""
+    digest = bytearray(hashlib.sha256(account_id.encode() + b"\0" + source).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
+def _checked(row: ImportRow) -> RowResult | None:
+    """The row's error result, if its content alone rules it out."""
+    if row.errors:
+        return RowResult(row.line, "error", row.id, row.errors)
+    assert row.draft is not None
+    errors = check_draft(row.draft)
+    if row.draft.parent_id is not None:
+        errors.append(FieldError("parentId", "not supported in import"))
+    if row.id is not None:
+        try:
+            uuid.UUID(row.id)
+        except ValueError:
+            errors.append(FieldError("id", "must be a UUID"))
+    if errors:
+        return RowResult(row.line, "error", row.id, errors)
+    return None
+
+
+class ImportService:
+    """Imports into one account through `store`; `batch_size` rows per transaction."""
+
+    def __init__(self, store: BulkStore, account_id: str, *, batch_size: int = 2000) -> None:
+        self._store = store
+        self._account = account_id
+        self._batch_size = max(1, batch_size)
+        self._started = now_micros()
+
+    async def run(
+        self, rows: Iterable[ImportRow], on_result: Callable[[RowResult], None]
+    ) -> ImportCounts:
+        counts = ImportCounts()
+
+        def report(results: list[RowResult]) -> None:
+            for result in results:
+                counts.add(result.result)
+                on_result(result)
+
+        # The next batch is read and checked while the previous one is written (the database
+        # works on it meanwhile). A clash between the two is caught by the unique indexes, and
+        # that batch is then written row by row.
+        writing: asyncio.Task[list[RowResult]] | None = None
+        iterator: Iterator[ImportRow] = iter(rows)
+        batches = 0
+        while batch := list(islice(iterator, self._batch_size)):
+            batches += 1
+            if batches & (batches - 1) == 0 and batches > 1:
+                # Before batches 2, 4, 8, ...: the tables have doubled since statistics were read.
+                await self._store.refresh_statistics()
+            planned = await self._plan(batch)
+            if writing is not None:
+                report(await writing)
+            writing = asyncio.ensure_future(self._finish(planned))
+        if writing is not None:
+            report(await writing)
+        if batches:
+            await self._store.refresh_statistics(final=True)
+        return counts
+
+    async def _plan(self, batch: list[ImportRow]) -> list[RowResult | Planned]:
+        """Each row's result, or the customer to create for it, in file order."""
+        checked = [(row, _checked(row)) for row in batch]
+        good = [row.draft for row, result in checked if result is None and row.draft]
+        keys = {row.line: self._key(row) for row, result in checked if result is None}
+        ids = [key for key in keys.values() if key is not None]
+        values = [v for draft in good for v in draft.aliases or ()]
+        id_holders = await self._store.id_holders(ids)
+        alias_holders = await self._store.alias_holders(values)
+        claimed: dict[str, int] = {}  # id or alias -> the line of this batch that takes it
+        return [
+            self._decide(row, keys[row.line], id_holders, alias_holders, claimed)
+            if result is None
+            else result
+            for row, result in checked
+        ]
+
+    def _key(self, row: ImportRow) -> str | None:
+        """The id a row is matched by: its own, or (with no alias either) one from its content."""
+        if row.id is not None or (row.draft is not None and row.draft.aliases):
+            return row.id
+        return _stable_id(self._account, row.source)
+
+    def _decide(
+        self,
+        row: ImportRow,
+        key: str | None,
+        id_holders: dict[str, Holder],
+        alias_holders: dict[str, Holder],
+        claimed: dict[str, int],
+    ) -> RowResult | Planned:
+        draft = row.draft
+        assert draft is not None
+        aliases = draft.aliases or []
+        for value in [key, *aliases]:
+            if value is not None and value in claimed:
+                what = "alias" if value in aliases else "id" if row.id else "the row"
+                return _error(row, f"{what} {value!r} repeats line {claimed[value]}")
+        if key is not None and key in id_holders:
+            holder = id_holders[key]
+            if holder.account_id != self._account:
+                return _error(row, "is already used by a customer of another account", "id")
+            if holder.created_at >= self._started:
+                return _error(row, f"{key!r} repeats an earlier row of this import", "id")
+            return RowResult(row.line, "skipped", key)
+        holders = {
+            alias_holders[v].customer_id: alias_holders[v] for v in aliases if v in alias_holders
+        }
+        if holders:
+            taken = ", ".join(repr(v) for v in aliases if v in alias_holders)
+            (holder, *others) = holders.values()
+            if row.id is not None or others:
+                return _error(row, f"alias already in use by another customer: {taken}")
+            if holder.created_at >= self._started:
+                return _error(row, f"alias {taken} repeats an earlier row of this import")
+            return RowResult(row.line, "skipped", holder.customer_id)
+        customer_id = key or new_id()
+        for value in [customer_id, *aliases]:
+            claimed[value] = row.line
+        # As the API does on create: the written ids, then pending pushes for other services.
+        written = [IntegrationId(x.service, x.external_id) for x in draft.integration_ids or ()]
+        integration_ids = with_pushes(written, draft.push_to_integrations)
+        return Planned(row.line, NewCustomer(customer_id, draft, integration_ids))
+
+    async def _finish(self, planned: list[RowResult | Planned]) -> list[RowResult]:
+        failed = await self._write([p.customer for p in planned if isinstance(p, Planned)])
+        results: list[RowResult] = []
+        for item in planned:
+            if isinstance(item, RowResult):
+                results.append(item)
+                continue
+            customer_id = item.customer.id
+            if customer_id in failed:
+                results.append(RowResult(item.line, "error", customer_id, [failed[customer_id]]))
+            else:
+                results.append(RowResult(item.line, "created", customer_id))
+        return results
+
+    async def _write(self, new: list[NewCustomer]) -> dict[str, FieldError]:
+        """Writes the batch; on a clash, each row alone. Answers the rows that failed, and why."""
+        if not new:
+            return {}
+        try:
+            await self._store.insert(new, now_micros())
+            return {}
+        except UniqueViolation:
+            pass
+        failed: dict[str, FieldError] = {}
+        for customer in new:
+            try:
+                await self._store.insert([customer], now_micros())
+            except UniqueViolation as exc:
+                what = "an alias" if "alias" in exc.constraint else "its id"
+                failed[customer.id] = FieldError(
+                    "", f"{what} is already in use (taken by another row or a concurrent write)"
+                )
+        return failed
