@@ -198,7 +198,7 @@ class CustomerRepo:
     async def properties(self, customer_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         rows = await self._conn.fetch(
             "SELECT customer_id, key, value FROM customer_properties"
-            f" WHERE account_id = $1 AND customer_id {self._any('$2')} ORDER BY key",
+            f" WHERE account_id = $1 AND customer_id {self._any('$2')} ORDER BY customer_id, key",
             self._account,
             list(customer_ids),
         )
