@@ -8,7 +8,6 @@ from patron.api.decoding import decode
 from patron.api.endpoint import Call, json_response
 from patron.api.wire.payment_settings import (
     CreateCustomerSettingsRequest,
-    CustomerSettings,
     UpdateCustomerSettingsRequest,
 )
 
@@ -22,12 +21,12 @@ async def create_settings(call: Call) -> Response:
     settings = await call.services.payment_settings.create(
         call.account_id, body.customer_id, body.payment_provider
     )
-    return json_response(CustomerSettings.of(settings), 201)
+    return json_response(call.version.payment_settings(settings), 201)
 
 
 async def get_settings(call: Call) -> Response:
     settings = await call.services.payment_settings.get(call.account_id, _id(call))
-    return json_response(CustomerSettings.of(settings))
+    return json_response(call.version.payment_settings(settings))
 
 
 async def update_settings(call: Call) -> Response:
@@ -35,9 +34,9 @@ async def update_settings(call: Call) -> Response:
     settings = await call.services.payment_settings.update(
         call.account_id, _id(call), body.payment_provider
     )
-    return json_response(CustomerSettings.of(settings))
+    return json_response(call.version.payment_settings(settings))
 
 
 async def delete_settings(call: Call) -> Response:
     settings = await call.services.payment_settings.delete(call.account_id, _id(call))
-    return json_response(CustomerSettings.of(settings))
+    return json_response(call.version.payment_settings(settings))

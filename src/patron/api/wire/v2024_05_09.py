@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, ClassVar
 
 import msgspec
@@ -27,6 +28,7 @@ from patron.api.wire.common import (
     iso_or_none,
 )
 from patron.api.wire.customer_20240509 import Customer20240509, customer_20240509
+from patron.api.wire.payment_settings import CustomerSettings
 from patron.api.wire.v2024_07_30 import V20240730, IntegrationIdIn
 from patron.domain import limits
 from patron.domain.aliases import AliasDraft
@@ -39,6 +41,9 @@ from patron.domain.customers import (
 )
 from patron.domain.enums import StateCode, TaxStatus
 from patron.domain.errors import FieldError, Invalid
+from patron.domain.payment_settings import PaymentProvider, PaymentSettings
+
+LEGACY_PROVIDERS = frozenset({PaymentProvider.STRIPE, PaymentProvider.NONE})
 
 BillingEmails = Annotated[list[Email], msgspec.Meta(max_length=limits.CONTACTS_MAX)]
 Aliases = Annotated[list[AliasValue], msgspec.Meta(max_length=limits.ALIASES_MAX)]
@@ -169,6 +174,13 @@ class V20240509(V20240730):
 
     def customer(self, c: Customer) -> Wire:
         return CustomerOut.of(c)
+
+    def payment_settings(self, s: PaymentSettings) -> Wire:
+        """GOCARDLESS came later: these versions show it as NONE (no provider they know), since a
+        value outside their enum would break clients that decode it strictly."""
+        if s.payment_provider not in LEGACY_PROVIDERS:
+            s = dataclasses.replace(s, payment_provider=PaymentProvider.NONE)
+        return CustomerSettings.of(s)
 
     def customer_by_alias(self, c: Customer) -> Wire:
         return self.customer(c)

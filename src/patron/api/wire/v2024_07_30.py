@@ -26,6 +26,7 @@ from patron.api.wire.common import (
     iso_or_none,
 )
 from patron.api.wire.customer_20240509 import customer_20240509
+from patron.api.wire.payment_settings import CustomerSettings
 from patron.domain import limits
 from patron.domain.aliases import AliasDraft
 from patron.domain.customers import (
@@ -43,6 +44,7 @@ from patron.domain.enums import (
     PushIntegration,
     TaxStatus,
 )
+from patron.domain.payment_settings import PaymentSettings
 
 # -- requests ---------------------------------------------------------------------------------
 
@@ -216,6 +218,9 @@ class V20240730:
 
     def alias_draft(self, body: bytes, account_id: str) -> AliasDraft:
         return decode(body, CreateCustomerAliasRequestModel).to_domain()
+
+    def payment_settings(self, s: PaymentSettings) -> Wire:
+        return CustomerSettings.of(s)
 
     def customer(self, c: Customer) -> Wire:
         return CustomerOut(
