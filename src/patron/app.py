@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,10 +25,14 @@ from patron.config import Settings
 from patron.domain.errors import NotFound, PatronError
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.idempotency import IdempotencyService
 from patron.storage import open_database
 from patron.storage.accounts import AccountStore
 from patron.storage.database import Database
 from patron.storage.unit import Store
+
+# Expired keys are only dead weight (a request ignores them), so a slow, steady purge is enough.
+IDEMPOTENCY_PURGE_SECONDS = 60.0
 
 
 async def build_services(settings: Settings) -> tuple[Services, Database]:
@@ -37,6 +43,11 @@ async def build_services(settings: Settings) -> tuple[Services, Database]:
         credentials=CredentialService(accounts, cache_seconds=settings.auth_cache_seconds),
         customers=CustomerService(Store(db)),
         cursors=CursorCodec(await accounts.instance_secret("cursor_key")),
+        idempotency=IdempotencyService(
+            Store(db),
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            wait_seconds=settings.idempotency_wait_seconds,
+        ),
     )
     return services, db
 
@@ -57,6 +68,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+@asynccontextmanager
+async def _housekeeping(services: Services) -> AsyncIterator[None]:
+    """Background work for as long as the app serves: purging expired idempotency keys."""
+    purger = asyncio.create_task(
+        services.idempotency.purge_periodically(IDEMPOTENCY_PURGE_SECONDS), name="purge-keys"
+    )
+    try:
+        yield
+    finally:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
+
+
 async def _openapi(request: Request) -> Response:
     return json_response(request.app.state.openapi)
 
@@ -70,12 +95,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if services is not None:
             app.state.services = services
-            yield
+            async with _housekeeping(services):
+                yield
             return
         built, db = await build_services(settings)
         app.state.services = built
         try:
-            yield
+            async with _housekeeping(built):
+                yield
         finally:
             await db.close()
 

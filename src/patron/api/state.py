@@ -8,6 +8,7 @@ from patron.api.cursors import CursorCodec
 from patron.config import Settings
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.idempotency import IdempotencyService
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,3 +17,4 @@ class Services:
     credentials: CredentialService
     customers: CustomerService
     cursors: CursorCodec
+    idempotency: IdempotencyService

@@ -11,6 +11,8 @@ from patron.domain.errors import PatronError
 
 ApiVersion = V20240730
 
+VERSION_HEADER = "Sequence-Version"
+
 LATEST = V20240730()
 VERSIONS: dict[str, ApiVersion] = {v.name: v for v in (LATEST,)}
 
