@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,12 +28,16 @@ from patron.services.aliases import AliasService
 from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.idempotency import IdempotencyService
 from patron.services.organizations import OrganizationService
 from patron.services.payment_settings import PaymentSettingsService
 from patron.storage import open_database
 from patron.storage.accounts import AccountStore
 from patron.storage.database import Database
 from patron.storage.unit import Store
+
+# Expired keys are only dead weight (a request ignores them), so a slow, steady purge is enough.
+IDEMPOTENCY_PURGE_SECONDS = 60.0
 
 
 async def build_services(
@@ -54,6 +60,11 @@ async def build_services(
         payment_settings=PaymentSettingsService(store),
         contacts=ContactService(store),
         aliases=AliasService(store),
+        idempotency=IdempotencyService(
+            store,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            wait_seconds=settings.idempotency_wait_seconds,
+        ),
     )
     return services, db
 
@@ -74,6 +85,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+@asynccontextmanager
+async def _housekeeping(services: Services) -> AsyncIterator[None]:
+    """Background work for as long as the app serves: purging expired idempotency keys."""
+    purger = asyncio.create_task(
+        services.idempotency.purge_periodically(IDEMPOTENCY_PURGE_SECONDS), name="purge-keys"
+    )
+    try:
+        yield
+    finally:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
+
+
 async def _openapi(request: Request) -> Response:
     return json_response(request.app.state.openapi)
 
@@ -87,12 +112,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if services is not None:
             app.state.services = services
-            yield
+            async with _housekeeping(services):
+                yield
             return
         built, db = await build_services(settings)
         app.state.services = built
         try:
-            yield
+            async with _housekeeping(built):
+                yield
         finally:
             await db.close()
 

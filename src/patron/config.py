@@ -43,6 +43,10 @@ class Settings:
     auth_cache_seconds: float = 10.0
     pool_min: int = 2
     pool_max: int = 10
+    # How long an Idempotency-Key and its answer are kept (the contract says 24 hours), and how
+    # long a request waits for another one running with its key before a 409.
+    idempotency_ttl_seconds: int = 86400
+    idempotency_wait_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,6 +60,8 @@ class Settings:
             auth_cache_seconds=_float("PATRON_AUTH_CACHE_SECONDS", 10.0),
             pool_min=_int("PATRON_DATABASE_POOL_MIN", 2),
             pool_max=_int("PATRON_DATABASE_POOL_MAX", 10),
+            idempotency_ttl_seconds=_int("PATRON_IDEMPOTENCY_TTL_SECONDS", 86400),
+            idempotency_wait_seconds=_float("PATRON_IDEMPOTENCY_WAIT_SECONDS", 10.0),
         )
 
     def but(self, **changes: Any) -> Settings:

@@ -1,5 +1,5 @@
 """What every operation does around its handler: authenticate, pick the version, read the body,
-render the result or the error."""
+render the result or the error. A keyed POST goes through api/idempotency.py."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from patron.api.errors import PayloadTooLarge, UnsupportedMediaType, error_response
+from patron.api.bodies import read_body
+from patron.api.errors import UnsupportedMediaType, error_response
+from patron.api.idempotency import answer_once, idempotency_key
 from patron.api.state import Services
+from patron.api.versions import VERSION_HEADER as VERSION_HEADER  # re-exported: its old home
 from patron.api.versions import ApiVersion, resolve
 from patron.domain.accounts import Credential
 from patron.domain.errors import Invalid, NotFound, PatronError, Unauthenticated
-
-VERSION_HEADER = "Sequence-Version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,9 @@ class Call:
     credential: Credential
     version: ApiVersion
     services: Services
+    # The body when something read it before the handler (idempotency keys hash it): a request's
+    # body can be read from the network only once.
+    prefetched_body: bytes | None = None
 
     @property
     def account_id(self) -> str:
@@ -42,18 +46,9 @@ class Call:
             raise UnsupportedMediaType(
                 "Send the request body as JSON: Content-Type: application/json"
             )
-        limit = self.services.settings.max_body_bytes
-        declared = self.request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"Request body is over the {limit}-byte limit")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in self.request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"Request body is over the {limit}-byte limit")
-            chunks.append(chunk)
-        body = b"".join(chunks)
+        body = self.prefetched_body
+        if body is None:
+            body = await read_body(self.request, self.services.settings.max_body_bytes)
         if not body.strip():
             raise Invalid("Request body is required")
         return body
@@ -102,10 +97,16 @@ def operation(operation_id: str, handler: Handler) -> Callable[[Request], Awaita
                     f"{request.method} {request.url.path} does not exist in API version"
                     f" {version.name}"
                 )
-            response = await handler(Call(request, credential, version, services))
+            call = Call(request, credential, version, services)
+            key = idempotency_key(request)
+            if key is None:
+                response = await handler(call)
+            else:
+                response = await answer_once(call, key, handler)
         except PatronError as error:
             response = error_response(error)
-        if version_name is not None:
+        if version_name is not None and VERSION_HEADER not in response.headers:
+            # A replayed answer keeps the version it was rendered in.
             response.headers[VERSION_HEADER] = version_name
         return response
 

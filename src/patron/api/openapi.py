@@ -34,6 +34,18 @@ _QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
 }
 
 
+# Patron honours the key on every POST (docs/decisions/idempotency.md), not only where the
+# contract declares it.
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes the request safe to retry: a repeat within 24 hours answers the first "
+    "response (marked Idempotent-Replayed: true) without running again. At most 255 characters.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
 def _parameters(path: str, operation_id: str) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -94,6 +106,8 @@ def document() -> dict[str, Any]:
             "parameters": _parameters(op.path, op.operation_id),
             "responses": responses,
         }
+        if op.method == "POST":
+            spec["parameters"].append(_IDEMPOTENCY_KEY)
         if op.request is not None:
             spec["requestBody"] = {
                 "required": True,

@@ -14,6 +14,8 @@ from patron.domain.errors import PatronError
 # The newest version is the base every older one describes itself against.
 ApiVersion = V20240730
 
+VERSION_HEADER = "Sequence-Version"
+
 LATEST = V20240730()
 VERSIONS: dict[str, ApiVersion] = {v.name: v for v in (LATEST, V20240509(), V20240101())}
 

@@ -23,6 +23,10 @@ class UniqueViolation(Exception):
         self.constraint = constraint
 
 
+class LockTimeoutError(Exception):
+    """A statement waited longer than its transaction's lock timeout (`Dialect.lock_timeout`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     name: str
@@ -41,6 +45,16 @@ class Dialect:
             # Transaction-scoped: released at COMMIT or ROLLBACK, so the pool needs no reset.
             return f"SELECT pg_advisory_xact_lock(hashtextextended({placeholder}, 0))"
         return None
+
+    def lock_timeout(self, millis: int | None) -> str | None:
+        """SQL bounding how long the rest of the transaction waits for a row or key another
+        transaction holds (`None`: back to the server's setting). SQLite has one writer, so there is
+        nothing to wait for inside a transaction: no SQL."""
+        if self.name != "postgresql":
+            return None
+        if millis is None:
+            return "SET LOCAL lock_timeout = DEFAULT"
+        return f"SET LOCAL lock_timeout = {max(1, int(millis))}"
 
 
 class Connection(Protocol):

@@ -7,18 +7,29 @@ advisory locks (released at commit) and never LISTENs, so there is nothing to re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from patron.storage.database import Dialect, Row, UniqueViolation
+from patron.storage.database import Dialect, LockTimeoutError, Row, UniqueViolation
 
 
 async def _no_reset(connection: asyncpg.Connection) -> None:
     return None
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """asyncpg's errors that callers act on, as the engine-neutral ones in `database`."""
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        raise UniqueViolation(exc.constraint_name or "") from exc
+    except asyncpg.LockNotAvailableError as exc:
+        raise LockTimeoutError(str(exc)) from exc
 
 
 class PostgresConnection:
@@ -26,37 +37,27 @@ class PostgresConnection:
         self._raw = raw
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        try:
+        with _translated():
             return list(await self._raw.fetch(sql, *args))
-        except asyncpg.UniqueViolationError as exc:
-            raise UniqueViolation(exc.constraint_name or "") from exc
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        try:
+        with _translated():
             return await self._raw.fetchrow(sql, *args)
-        except asyncpg.UniqueViolationError as exc:
-            raise UniqueViolation(exc.constraint_name or "") from exc
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        try:
+        with _translated():
             return await self._raw.fetchval(sql, *args)
-        except asyncpg.UniqueViolationError as exc:
-            raise UniqueViolation(exc.constraint_name or "") from exc
 
     async def execute(self, sql: str, *args: Any) -> int:
-        try:
+        with _translated():
             status = await self._raw.execute(sql, *args)
-        except asyncpg.UniqueViolationError as exc:
-            raise UniqueViolation(exc.constraint_name or "") from exc
         # The status tag ends with the row count: "UPDATE 1", "INSERT 0 1".
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        try:
+        with _translated():
             await self._raw.executemany(sql, rows)
-        except asyncpg.UniqueViolationError as exc:
-            raise UniqueViolation(exc.constraint_name or "") from exc
 
     async def copy_records(
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]

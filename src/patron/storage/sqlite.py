@@ -109,6 +109,7 @@ class SQLiteDatabase:
         self._raw = raw
         self._connection = SQLiteConnection(raw)
         self._write_lock = asyncio.Lock()
+        self._writer: asyncio.Task[Any] | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SQLiteConnection]:
@@ -116,14 +117,22 @@ class SQLiteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLiteConnection]:
+        if self._writer is not None and self._writer is asyncio.current_task():
+            # The lock is not re-entrant: waiting would hang the task for good. Inside a request
+            # transaction, open units with Store.writing(), which joins it.
+            raise RuntimeError("this task holds the SQLite write transaction already")
         async with self._write_lock:
-            self._raw.execute("BEGIN IMMEDIATE")
+            self._writer = asyncio.current_task()
             try:
-                yield self._connection
-            except BaseException:
-                self._raw.execute("ROLLBACK")
-                raise
-            self._raw.execute("COMMIT")
+                self._raw.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._connection
+                except BaseException:
+                    self._raw.execute("ROLLBACK")
+                    raise
+                self._raw.execute("COMMIT")
+            finally:
+                self._writer = None
 
     async def close(self) -> None:
         self._raw.close()

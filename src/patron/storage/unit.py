@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 
 from patron.storage.aliases import AliasRepo
 from patron.storage.contacts import ContactRepo
 from patron.storage.customers import CustomerRepo
 from patron.storage.database import Connection, Database, Dialect
+from patron.storage.idempotency import IdempotencyRepo
 from patron.storage.organizations import OrganizationRepo
 from patron.storage.payment_settings import PaymentSettingsRepo
+
+# The transaction a whole request runs in, when it asked for one (`Store.request_transaction`):
+# units opened by the request's services join it instead of opening their own. A context variable
+# is per asyncio task, so concurrent requests never see each other's.
+_request_transaction: ContextVar[tuple[Database, Connection] | None] = ContextVar(
+    "patron_request_transaction", default=None
+)
+_savepoints = itertools.count(1)
 
 
 class Unit:
@@ -20,6 +31,7 @@ class Unit:
         self.aliases = AliasRepo(conn, dialect, account_id)
         self.organizations = OrganizationRepo(conn, dialect, account_id)
         self.payment_settings = PaymentSettingsRepo(conn, dialect, account_id)
+        self.idempotency = IdempotencyRepo(conn, dialect, account_id)
 
 
 class Store:
@@ -28,13 +40,53 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def _joined(self) -> Connection | None:
+        current = _request_transaction.get()
+        if current is None or current[0] is not self.db:
+            return None
+        return current[1]
+
     @asynccontextmanager
     async def reading(self, account_id: str) -> AsyncIterator[Unit]:
+        # Inside a request transaction reads use its connection: they see its uncommitted writes.
+        conn = self._joined()
+        if conn is not None:
+            yield Unit(conn, self.db.dialect, account_id)
+            return
         async with self.db.read() as conn:
             yield Unit(conn, self.db.dialect, account_id)
 
     @asynccontextmanager
     async def writing(self, account_id: str) -> AsyncIterator[Unit]:
-        """All changes made through the unit commit together when the block ends, or none do."""
-        async with self.db.transaction() as conn:
+        """All changes made through the unit commit together when the block ends, or none do.
+
+        Inside a request transaction the unit joins it: its changes commit when the request's do.
+        A savepoint keeps "or none do": a block that fails is undone even when its caller catches
+        the error and carries on."""
+        conn = self._joined()
+        if conn is None:
+            async with self.db.transaction() as conn:
+                yield Unit(conn, self.db.dialect, account_id)
+            return
+        savepoint = f"unit_{next(_savepoints)}"
+        await conn.execute(f"SAVEPOINT {savepoint}")
+        try:
             yield Unit(conn, self.db.dialect, account_id)
+        except Exception:
+            await conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+            raise
+        await conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+
+    @asynccontextmanager
+    async def request_transaction(self, account_id: str) -> AsyncIterator[Unit]:
+        """One transaction around a whole request: every unit the request's services open inside
+        the block joins it, so their changes and what the caller writes through the yielded unit
+        commit together when the block ends, or none do."""
+        if self._joined() is not None:
+            raise RuntimeError("a request transaction is open already")
+        async with self.db.transaction() as conn:
+            token = _request_transaction.set((self.db, conn))
+            try:
+                yield Unit(conn, self.db.dialect, account_id)
+            finally:
+                _request_transaction.reset(token)
