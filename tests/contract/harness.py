@@ -22,8 +22,7 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from patron.api.endpoint import VERSION_HEADER
-from patron.api.versions import LATEST, VERSIONS
+from patron.api.versions import LATEST, VERSION_HEADER, VERSIONS
 from tests.factories import address, customer_body
 
 V0730, V0509, V0101 = "2024-07-30", "2024-05-09", "2024-01-01"

@@ -17,8 +17,7 @@ from patron.api.bodies import read_body
 from patron.api.errors import UnsupportedMediaType, error_response
 from patron.api.idempotency import answer_once, idempotency_key
 from patron.api.state import Services
-from patron.api.versions import VERSION_HEADER as VERSION_HEADER  # re-exported: its old home
-from patron.api.versions import ApiVersion, resolve
+from patron.api.versions import VERSION_HEADER, ApiVersion, resolve
 from patron.domain.accounts import Credential
 from patron.domain.errors import Invalid, NotFound, PatronError, Unauthenticated
 
