@@ -4,7 +4,6 @@ render the result or the error."""
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from patron.api.decoding import text_problem
 from patron.api.errors import PayloadTooLarge, UnsupportedMediaType, error_response
 from patron.api.state import Services
 from patron.api.versions import ApiVersion, resolve
@@ -74,11 +74,12 @@ def _basic_credentials(header: str | None) -> tuple[str, str]:
     if scheme.lower() != "basic" or not encoded.strip():
         raise Unauthenticated("Unsupported authorization scheme: use HTTP Basic")
     try:
+        # ValueError covers binascii.Error and the non-ASCII text b64decode refuses.
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise Unauthenticated("Malformed Basic credentials") from exc
     client_id, colon, secret = decoded.partition(":")
-    if not colon or not client_id or not secret:
+    if not colon or not client_id or not secret or text_problem(decoded) is not None:
         raise Unauthenticated("Malformed Basic credentials: expected clientId:secret")
     return client_id, secret
 
@@ -102,6 +103,9 @@ def operation(operation_id: str, handler: Handler) -> Callable[[Request], Awaita
                     f"{request.method} {request.url.path} does not exist in API version"
                     f" {version.name}"
                 )
+            if any(text_problem(str(v)) for v in request.path_params.values()):
+                # No record's id holds a control character (and PostgreSQL cannot compare NUL).
+                raise NotFound(f"No record at {request.url.path}")
             response = await handler(Call(request, credential, version, services))
         except PatronError as error:
             response = error_response(error)
