@@ -20,6 +20,7 @@ from patron.api.middleware import RequestContext
 from patron.api.openapi import document
 from patron.api.routes import api_routes
 from patron.api.state import Services
+from patron.api.throttle import FailedAuthDelay, RateLimiter
 from patron.config import Settings
 from patron.domain.errors import NotFound, PatronError
 from patron.services.credentials import CredentialService
@@ -45,6 +46,10 @@ async def build_services(
         ),
         customers=CustomerService(Store(db)),
         cursors=CursorCodec(await accounts.instance_secret("cursor_key")),
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute)
+        if settings.rate_limit_per_minute > 0
+        else None,
+        auth_failures=FailedAuthDelay(max_seconds=settings.auth_failure_delay_max_seconds),
     )
     return services, db
 

@@ -43,6 +43,13 @@ class Settings:
     auth_cache_seconds: float = 10.0
     pool_min: int = 2
     pool_max: int = 10
+    # Abuse limits (docs/security.md); the rate limit is off unless set.
+    rate_limit_per_minute: int = 0
+    auth_failure_delay_max_seconds: float = 5.0
+    max_header_bytes: int = 16 * 1024
+    request_read_timeout_seconds: float = 15.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 1000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,6 +63,12 @@ class Settings:
             auth_cache_seconds=_float("PATRON_AUTH_CACHE_SECONDS", 10.0),
             pool_min=_int("PATRON_DATABASE_POOL_MIN", 2),
             pool_max=_int("PATRON_DATABASE_POOL_MAX", 10),
+            rate_limit_per_minute=_int("PATRON_RATE_LIMIT_PER_MINUTE", 0),
+            auth_failure_delay_max_seconds=_float("PATRON_AUTH_FAILURE_DELAY_MAX_SECONDS", 5.0),
+            max_header_bytes=_int("PATRON_MAX_HEADER_BYTES", 16 * 1024),
+            request_read_timeout_seconds=_float("PATRON_REQUEST_READ_TIMEOUT_SECONDS", 15.0),
+            keep_alive_seconds=_int("PATRON_KEEP_ALIVE_SECONDS", 5),
+            max_connections=_int("PATRON_MAX_CONNECTIONS", 1000),
         )
 
     def but(self, **changes: Any) -> Settings:

@@ -50,7 +50,8 @@ def error_of(response: httpx.Response, *statuses: int) -> dict[str, Any]:
     assert set(body) == {"error"}, body
     assert body["error"]["type"]
     assert body["error"]["message"]
-    return body["error"]
+    error: dict[str, Any] = body["error"]
+    return error
 
 
 def fields_of(response: httpx.Response) -> set[str]:
@@ -461,6 +462,6 @@ class TestAuthorizationHeader:
         ids=range(9),
     )
     async def test_garbage_is_a_401(self, client: httpx.AsyncClient, value: str) -> None:
-        response = await client.get("/customers", headers={"Authorization": value.encode()})
+        response = await client.get("/customers", headers={b"Authorization": value.encode()})
         error_of(response, 401)
         await still_serving(client)

@@ -9,11 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from patron.api.decoding import text_problem
-from patron.api.errors import PayloadTooLarge, UnsupportedMediaType, error_response
+from patron.api.errors import (
+    PayloadTooLarge,
+    RequestTimeout,
+    UnsupportedMediaType,
+    error_response,
+)
+from patron.api.logfields import log_fields
 from patron.api.state import Services
 from patron.api.versions import ApiVersion, resolve
 from patron.domain.accounts import Credential
@@ -48,11 +54,15 @@ class Call:
             raise PayloadTooLarge(f"Request body is over the {limit}-byte limit")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in self.request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"Request body is over the {limit}-byte limit")
-            chunks.append(chunk)
+        try:
+            async for chunk in self.request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"Request body is over the {limit}-byte limit")
+                chunks.append(chunk)
+        except ClientDisconnect as exc:
+            # The client went away, or the server closed a body that was too slow to arrive.
+            raise RequestTimeout("The request body did not arrive in time") from exc
         body = b"".join(chunks)
         if not body.strip():
             raise Invalid("Request body is required")
@@ -84,6 +94,34 @@ def _basic_credentials(header: str | None) -> tuple[str, str]:
     return client_id, secret
 
 
+async def _authenticate(request: Request, services: Services) -> Credential:
+    """The request's credential, within its rate limit. Failures are answered slower and slower
+    when one client keeps failing (api/throttle.py)."""
+    header = request.headers.get("authorization")
+    try:
+        client_id, secret = _basic_credentials(header)
+        credential = await services.credentials.authenticate(client_id, secret)
+    except Unauthenticated:
+        host = request.client.host if request.client else "unknown"
+        presented = _presented_client_id(header)
+        await services.auth_failures.failed(
+            f"ip:{host}", *([f"id:{presented}"] if presented else [])
+        )
+        raise
+    services.auth_failures.succeeded(f"id:{credential.client_id}")
+    log_fields(request)["client_id"] = credential.client_id
+    if services.rate_limiter is not None:
+        services.rate_limiter.take(credential.client_id)
+    return credential
+
+
+def _presented_client_id(header: str | None) -> str | None:
+    try:
+        return _basic_credentials(header)[0][:64]
+    except Unauthenticated:
+        return None
+
+
 Handler = Callable[[Call], Awaitable[Response]]
 
 
@@ -94,8 +132,7 @@ def operation(operation_id: str, handler: Handler) -> Callable[[Request], Awaita
         services: Services = request.app.state.services
         version_name = None
         try:
-            client_id, secret = _basic_credentials(request.headers.get("authorization"))
-            credential = await services.credentials.authenticate(client_id, secret)
+            credential = await _authenticate(request, services)
             version = resolve(request.headers.get(VERSION_HEADER), credential.api_version)
             version_name = version.name
             if operation_id not in version.operations:
