@@ -88,17 +88,26 @@ def markers_in(customer: dict[str, Any]) -> set[str]:
 
 
 class Worker:
-    def __init__(self, base: str, auth: tuple[str, str], journal: Journal, seed: int) -> None:
+    def __init__(
+        self, base: str, auth: tuple[str, str], journal: Journal, seed: int, stop: threading.Event
+    ) -> None:
+        self.stop = stop
         self.http = httpx.Client(base_url=base, auth=auth, timeout=10)
         self.journal = journal
         self.rng = random.Random(seed)
         self.mine: list[str] = []  # live customers this worker created and saw acknowledged
 
     def send(self, method: str, path: str, body: Any = None) -> httpx.Response | None:
-        try:
-            return self.http.request(method, path, json=body)
-        except httpx.TransportError:
-            return None  # killed mid-request, or not up yet
+        """The answer, or None when it was lost (killed mid-request: may have been applied)."""
+        while True:
+            try:
+                return self.http.request(method, path, json=body)
+            except httpx.ConnectError:
+                if self.stop.is_set():
+                    return None
+                time.sleep(0.02)  # not up yet: nothing was sent, send it again
+            except httpx.TransportError:
+                return None
 
     def log(self, customer_id: str) -> CustomerLog:
         return self.journal.customers[customer_id]
@@ -241,7 +250,7 @@ def test_acknowledged_writes_survive_sigkill(database_url: str, tmp_path: Path) 
     ).start()
     journal = Journal()
     stop = threading.Event()
-    workers = [Worker(server.base, auth, journal, seed=i) for i in range(WORKERS)]
+    workers = [Worker(server.base, auth, journal, seed=i, stop=stop) for i in range(WORKERS)]
     threads = [threading.Thread(target=run_load, args=(w, stop)) for w in workers]
     began = time.monotonic()
     try:
