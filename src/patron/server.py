@@ -46,6 +46,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_too_large = False
         self._deadline: asyncio.TimerHandle | None = None
+        # Raw bytes received since the current head began. httptools hands over a header only
+        # once it ends, so a header that never ends is caught here, not in on_header.
+        self._in_head = True
+        self._raw_head_bytes = 0
 
     # -- the deadline -----------------------------------------------------------------------------
 
@@ -84,9 +88,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._arm()
 
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
     def on_message_complete(self) -> None:
         self._disarm()
+        self._in_head, self._raw_head_bytes = True, 0
         super().on_message_complete()
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._raw_head_bytes += len(data)
+            # Slack for a body (or the next request) arriving in the same read as the head.
+            if self._raw_head_bytes > self._max_head + 64 * 1024:
+                self._head_too_large = True
+                self.send_400_response("")
+                return
+        super().data_received(data)
 
     # -- the head cap -----------------------------------------------------------------------------
 

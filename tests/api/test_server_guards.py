@@ -92,6 +92,23 @@ class TestHeadCap:
         assert response.status_code == 431
         serves(server, credential)
 
+    def test_a_header_that_never_ends_is_cut_off(
+        self, server: ServerProcess, credential: tuple[str, str]
+    ) -> None:
+        with connect(server) as sock:
+            sock.sendall(b"GET /api/customers HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+            sent = 0
+            try:
+                while sent < 50 * 1024 * 1024:
+                    sock.sendall(b"a" * 65536)
+                    sent += 65536
+            except OSError:
+                pass  # the server answered and closed
+            received, _ = read_until_closed(sock, 5)
+        assert received.startswith(b"HTTP/1.1 431"), received[:100]
+        assert sent < 10 * 1024 * 1024
+        serves(server, credential)
+
 
 class TestBodyCap:
     def test_a_chunked_body_over_the_cap_is_a_413(
