@@ -22,6 +22,7 @@ from patron.api.middleware import RequestContext
 from patron.api.openapi import document
 from patron.api.routes import api_routes
 from patron.api.state import Services
+from patron.api.throttle import FailedAuthDelay, RateLimiter
 from patron.config import Settings
 from patron.domain.errors import NotFound, PatronError
 from patron.services.aliases import AliasService
@@ -65,6 +66,10 @@ async def build_services(
             ttl_seconds=settings.idempotency_ttl_seconds,
             wait_seconds=settings.idempotency_wait_seconds,
         ),
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute)
+        if settings.rate_limit_per_minute > 0
+        else None,
+        auth_failures=FailedAuthDelay(max_seconds=settings.auth_failure_delay_max_seconds),
     )
     return services, db
 

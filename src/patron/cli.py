@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -80,24 +79,11 @@ def _credential_row(c: Credential) -> dict[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from patron.server import serve
 
     if settings.database_url.startswith("sqlite:"):
         migrate(settings.database_url)
-    # Worker processes build their app from the environment: hand the flags on through it.
-    os.environ["PATRON_DATABASE_URL"] = settings.database_url
-    uvicorn.run(
-        "patron.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        proxy_headers=False,
-        server_header=False,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=30,
-    )
+    serve(settings)
     return 0
 
 

@@ -47,6 +47,13 @@ class Settings:
     # long a request waits for another one running with its key before a 409.
     idempotency_ttl_seconds: int = 86400
     idempotency_wait_seconds: float = 10.0
+    # Abuse limits (docs/security.md); the rate limit is off unless set.
+    rate_limit_per_minute: int = 0
+    auth_failure_delay_max_seconds: float = 5.0
+    max_header_bytes: int = 16 * 1024
+    request_read_timeout_seconds: float = 15.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 1000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,6 +69,12 @@ class Settings:
             pool_max=_int("PATRON_DATABASE_POOL_MAX", 10),
             idempotency_ttl_seconds=_int("PATRON_IDEMPOTENCY_TTL_SECONDS", 86400),
             idempotency_wait_seconds=_float("PATRON_IDEMPOTENCY_WAIT_SECONDS", 10.0),
+            rate_limit_per_minute=_int("PATRON_RATE_LIMIT_PER_MINUTE", 0),
+            auth_failure_delay_max_seconds=_float("PATRON_AUTH_FAILURE_DELAY_MAX_SECONDS", 5.0),
+            max_header_bytes=_int("PATRON_MAX_HEADER_BYTES", 16 * 1024),
+            request_read_timeout_seconds=_float("PATRON_REQUEST_READ_TIMEOUT_SECONDS", 15.0),
+            keep_alive_seconds=_int("PATRON_KEEP_ALIVE_SECONDS", 5),
+            max_connections=_int("PATRON_MAX_CONNECTIONS", 1000),
         )
 
     def but(self, **changes: Any) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import httpx
 import pytest
@@ -10,6 +11,8 @@ from starlette.applications import Starlette
 
 from patron.api.routes import OPERATIONS
 from patron.api.state import Services
+from patron.api.throttle import FailedAuthDelay
+from patron.app import create_app
 from patron.domain.errors import PatronError
 from tests.factories import customer_body, make_customer
 
@@ -82,7 +85,11 @@ class TestAuthentication:
         await services.credentials.revoke(client.issued.credential.client_id)  # type: ignore[attr-defined]
         assert_envelope(await client.get("/customers"), 401, "Unauthorized")
 
-    async def test_every_operation_requires_credentials(self, app: Starlette) -> None:
+    async def test_every_operation_requires_credentials(self, services: Services) -> None:
+        # Dozens of failures in a row from one client: without the slow-down, which
+        # test_abuse_limits.py covers.
+        patient = dataclasses.replace(services, auth_failures=FailedAuthDelay(max_seconds=0))
+        app = create_app(services.settings, services=patient)
         async with bare_client(app) as anonymous:
             for op in OPERATIONS:
                 path = op.path.replace("{", "").replace("}", "")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from patron.api.errors import PayloadTooLarge
+from patron.api.errors import PayloadTooLarge, RequestTimeout
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -14,9 +14,13 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLarge(f"Request body is over the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body is over the {limit}-byte limit")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"Request body is over the {limit}-byte limit")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        # The client went away, or the server closed a body that was too slow to arrive.
+        raise RequestTimeout("The request body did not arrive in time") from exc
     return b"".join(chunks)

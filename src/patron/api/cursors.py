@@ -55,7 +55,9 @@ class CursorCodec:
             payload, mac = _unb64(payload_text), _unb64(mac_text)
         except (ValueError, binascii.Error) as exc:
             raise bad("is not a cursor this service issued") from exc
-        if not hmac.compare_digest(mac, self._mac(account_id, scope, payload)):
+        # Only the one spelling Patron issues: base64 also reads padded or non-canonical text.
+        canonical = (_b64(payload), _b64(mac)) == (payload_text, mac_text)
+        if not canonical or not hmac.compare_digest(mac, self._mac(account_id, scope, payload)):
             raise bad("is not a cursor this service issued")
         name, order, value, row_id = json.loads(payload)
         if (name, order) != (sort.name, sort.order.value):

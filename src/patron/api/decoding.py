@@ -1,18 +1,27 @@
-"""Request bodies into typed structs, naming every bad field rather than the first.
+"""Request bodies into typed structs, naming every bad field rather than the first; and the one
+rule for text every request carries (bodies, query and path parameters): `text_problem`.
 
-msgspec validates a whole body in one fast pass but stops at the first error. So a body is first
-decoded in that one pass; only when it fails does `field_errors` walk the same struct types field by
-field (still through msgspec, so the rules are the same ones) to collect every error at once.
+A body goes through three checks before its struct type sees it (docs/security.md):
+1. it is JSON in UTF-8 (msgspec is the one parser that decides), nested at most
+   `limits.JSON_DEPTH_MAX` deep, with numbers in range;
+2. no object in it names a key twice (a second parser pass, because msgspec keeps the last value
+   silently, and a proxy that keeps the first would then see a different body than Patron);
+3. no string in it, key or value, holds a control character.
+Then msgspec validates the whole body against the struct in one fast pass, which stops at the first
+error; only when it fails does `field_errors` walk the same struct types field by field (still
+through msgspec, so the rules are the same ones) to collect every error at once.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import types
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
+from patron.domain import limits
 from patron.domain.errors import FieldError, Invalid
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -73,16 +82,103 @@ def field_errors(value: Any, tp: Any, path: str = "") -> list[FieldError]:
     return found or [whole]
 
 
+# Unicode category Cc (C0 controls, DEL, C1 controls) and lone surrogates. NUL cannot be stored in
+# PostgreSQL text at all; the others are never meant in a name, address, email, id or label, and
+# break the CSV exports, terminals and invoice PDFs the records end up in. Format characters (Cf:
+# zero-width joiners in emoji, right-to-left marks) are text and are kept.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+CONTROL_MESSAGE = "must not contain control characters (U+0000-U+001F, U+007F-U+009F)"
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` is refused as text anywhere in a request, or None when it is fine."""
+    return CONTROL_MESSAGE if _CONTROL.search(value) else None
+
+
+def _msgspec_path(exc: msgspec.ValidationError) -> str:
+    """`$.contacts[0].name` in msgspec's message as `contacts[0].name` (or `body`)."""
+    match = re.search(r" - at `\$\.?([^`]*)`$", str(exc))
+    path = match.group(1) if match else ""
+    return path if path and "..." not in path else "body"
+
+
+def _plain(body: bytes) -> Any:
+    """The body as plain JSON values, or Invalid saying why it is not JSON Patron reads."""
+    try:
+        return msgspec.json.decode(body)
+    except UnicodeDecodeError as exc:
+        raise Invalid("Request body is not valid UTF-8") from exc
+    except RecursionError as exc:
+        raise Invalid(f"Request body is nested over {limits.JSON_DEPTH_MAX} levels deep") from exc
+    except msgspec.ValidationError as exc:  # numbers too big for any field
+        raise Invalid.of([FieldError(_msgspec_path(exc), _message(exc))]) from exc
+    except msgspec.DecodeError as exc:
+        raise Invalid(f"Request body is not valid JSON: {exc}") from exc
+
+
+def _screen(data: Any) -> list[FieldError]:
+    """Control characters in any key or string, and nesting over the limit. Iterative, so a deep
+    body costs no Python stack."""
+    errors: list[FieldError] = []
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > limits.JSON_DEPTH_MAX:
+            raise Invalid(f"Request body is nested over {limits.JSON_DEPTH_MAX} levels deep")
+        if isinstance(value, str):
+            if _CONTROL.search(value):
+                errors.append(FieldError(path or "body", CONTROL_MESSAGE))
+        elif isinstance(value, dict):
+            for key, element in value.items():
+                where = _join(path, key)
+                if _CONTROL.search(key):
+                    errors.append(FieldError(path or "body", f"keys {CONTROL_MESSAGE}"))
+                    continue
+                stack.append((element, where, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((e, f"{path}[{i}]", depth + 1) for i, e in enumerate(value))
+    errors.sort(key=lambda e: e.field)
+    return errors
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
+
+
+def _duplicate_key(body: bytes) -> str | None:
+    """A key some object in the body gives twice, if any."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        return str(exc.args[0])
+    except (ValueError, RecursionError):
+        return None  # msgspec accepted the body; only duplicates are this pass's business
+    return None
+
+
 def decode(body: bytes, tp: type[S]) -> S:
     """The body as `tp`, or Invalid naming every bad field. Unknown fields are ignored."""
+    data = _plain(body)
+    if not isinstance(data, dict):
+        raise Invalid("Request body must be a JSON object")
+    errors = _screen(data)
+    duplicate = _duplicate_key(body)
+    if duplicate is not None:
+        errors.append(FieldError(duplicate, "is given more than once in one object"))
+    if errors:
+        raise Invalid.of(errors)
     try:
         return msgspec.json.decode(body, type=tp)
     except msgspec.ValidationError:
         pass
-    except msgspec.DecodeError as exc:
-        raise Invalid(f"Request body is not valid JSON: {exc}") from exc
-    data = msgspec.json.decode(body)
-    if not isinstance(data, dict):
-        raise Invalid("Request body must be a JSON object")
     errors = field_errors(data, tp)
     raise Invalid.of(errors or [FieldError("body", "does not match the expected shape")])

@@ -4,7 +4,6 @@ render the result or the error. A keyed POST goes through api/idempotency.py."""
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from patron.api.bodies import read_body
+from patron.api.decoding import text_problem
 from patron.api.errors import UnsupportedMediaType, error_response
 from patron.api.idempotency import answer_once, idempotency_key
+from patron.api.logfields import log_fields
 from patron.api.state import Services
 from patron.api.versions import VERSION_HEADER, ApiVersion, resolve
 from patron.domain.accounts import Credential
@@ -68,13 +69,42 @@ def _basic_credentials(header: str | None) -> tuple[str, str]:
     if scheme.lower() != "basic" or not encoded.strip():
         raise Unauthenticated("Unsupported authorization scheme: use HTTP Basic")
     try:
+        # ValueError covers binascii.Error and the non-ASCII text b64decode refuses.
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise Unauthenticated("Malformed Basic credentials") from exc
     client_id, colon, secret = decoded.partition(":")
-    if not colon or not client_id or not secret:
+    if not colon or not client_id or not secret or text_problem(decoded) is not None:
         raise Unauthenticated("Malformed Basic credentials: expected clientId:secret")
     return client_id, secret
+
+
+async def _authenticate(request: Request, services: Services) -> Credential:
+    """The request's credential, within its rate limit. Failures are answered slower and slower
+    when one client keeps failing (api/throttle.py)."""
+    header = request.headers.get("authorization")
+    try:
+        client_id, secret = _basic_credentials(header)
+        credential = await services.credentials.authenticate(client_id, secret)
+    except Unauthenticated:
+        host = request.client.host if request.client else "unknown"
+        presented = _presented_client_id(header)
+        await services.auth_failures.failed(
+            f"ip:{host}", *([f"id:{presented}"] if presented else [])
+        )
+        raise
+    services.auth_failures.succeeded(f"id:{credential.client_id}")
+    log_fields(request)["client_id"] = credential.client_id
+    if services.rate_limiter is not None:
+        services.rate_limiter.take(credential.client_id)
+    return credential
+
+
+def _presented_client_id(header: str | None) -> str | None:
+    try:
+        return _basic_credentials(header)[0][:64]
+    except Unauthenticated:
+        return None
 
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -87,8 +117,7 @@ def operation(operation_id: str, handler: Handler) -> Callable[[Request], Awaita
         services: Services = request.app.state.services
         version_name = None
         try:
-            client_id, secret = _basic_credentials(request.headers.get("authorization"))
-            credential = await services.credentials.authenticate(client_id, secret)
+            credential = await _authenticate(request, services)
             version = resolve(request.headers.get(VERSION_HEADER), credential.api_version)
             version_name = version.name
             if operation_id not in version.operations:
@@ -96,6 +125,9 @@ def operation(operation_id: str, handler: Handler) -> Callable[[Request], Awaita
                     f"{request.method} {request.url.path} does not exist in API version"
                     f" {version.name}"
                 )
+            if any(text_problem(str(v)) for v in request.path_params.values()):
+                # No record's id holds a control character (and PostgreSQL cannot compare NUL).
+                raise NotFound(f"No record at {request.url.path}")
             call = Call(request, credential, version, services)
             key = idempotency_key(request)
             if key is None:

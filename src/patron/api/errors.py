@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 from starlette.responses import Response
 
+from patron.api.throttle import RateLimited
 from patron.api.versions import UnrecognisedApiVersion
 from patron.domain.errors import (
     Conflict,
@@ -29,16 +30,22 @@ class MethodNotAllowed(PatronError):
     type = "MethodNotAllowed"
 
 
+class RequestTimeout(PatronError):
+    type = "RequestTimeout"
+
+
 STATUS: dict[type[PatronError], int] = {
     Invalid: 400,
     UnrecognisedApiVersion: 400,
     Unauthenticated: 401,
     NotFound: 404,
     MethodNotAllowed: 405,
+    RequestTimeout: 408,
     Conflict: 409,
     PreconditionFailed: 412,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
+    RateLimited: 429,
 }
 
 
@@ -75,6 +82,8 @@ def error_response(error: PatronError, headers: dict[str, str] | None = None) ->
     headers = dict(headers or {})
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = 'Basic realm="patron", charset="UTF-8"'
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
     return Response(
         envelope(error.type, error.message, field_errors),
         status_code=status_of(error),

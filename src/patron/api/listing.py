@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from patron.api.decoding import text_problem
 from patron.api.endpoint import Call
 from patron.domain import limits
 from patron.domain.aliases import AliasFilters
@@ -14,6 +16,8 @@ from patron.domain.listing import CustomerFilters, Page, PageRequest, Position, 
 _SORT_FIELDS = ("createdAt", "legalName")
 _PROPERTY_PREFIX = "customProperties."
 ALIASES = "aliases"  # the alias list's cursor scope
+# ASCII digits only: str.isdigit() also takes "²" and "١٢", which int() refuses or reads oddly.
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 class _Params:
@@ -35,6 +39,10 @@ class _Params:
         if len(value) > limits.FILTER_MAX:
             self.errors.append(FieldError(name, f"must be at most {limits.FILTER_MAX} characters"))
             return None
+        problem = text_problem(value)
+        if problem is not None:
+            self.errors.append(FieldError(name, problem))
+            return None
         return value
 
     def choice(self, name: str, choices: dict[str, Any]) -> Any:
@@ -55,7 +63,7 @@ class _Params:
         if value is None:
             return limits.PAGE_LIMIT_DEFAULT
         low, high = limits.PAGE_LIMIT_MIN, limits.PAGE_LIMIT_MAX
-        if not value.isdigit() or not low <= int(value) <= high:
+        if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
             self.errors.append(FieldError("limit", f"must be a whole number from {low} to {high}"))
             return limits.PAGE_LIMIT_DEFAULT
         return int(value)

@@ -1,18 +1,22 @@
-"""Outermost layer: a request id on every response, the version header on every response, and
-any unexpected error turned into a logged 500 that reveals nothing."""
+"""Outermost layer: a request id on every response, the version header on every response, any
+unexpected error turned into a logged 500 that reveals nothing, and one JSON access log line per
+request (patron.logs)."""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from patron.api.errors import envelope
+from patron.api.logfields import fields_of_scope
 from patron.api.versions import LATEST, VERSIONS
 
 log = logging.getLogger("patron.api")
+access = logging.getLogger("patron.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -31,11 +35,15 @@ class RequestContext:
         asked = headers.get(b"sequence-version", b"").decode("latin-1").strip()
         default_version = asked if asked in VERSIONS else LATEST.name
         started = False
+        status = 500
+        began = time.perf_counter()
+        fields = fields_of_scope(scope)
 
         async def send_with_context(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 out = list(message.get("headers", []))
                 names = {name.lower() for name, _ in out}
                 out.append((b"x-request-id", request_id.encode()))
@@ -47,7 +55,9 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_context)
         except Exception:
-            log.exception("unhandled error, request id %s", request_id)
+            log.exception(
+                "unhandled error, request id %s", request_id, extra={"request_id": request_id}
+            )
             if started:
                 raise
             await send_with_context(
@@ -63,3 +73,16 @@ class RequestContext:
                 " it.",
             )
             await send({"type": "http.response.body", "body": body})
+        finally:
+            access.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - began) * 1000, 3),
+                    "client_id": fields.get("client_id"),
+                    "client": scope["client"][0] if scope.get("client") else None,
+                },
+            )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from patron.api.cursors import CursorCodec
+from patron.api.throttle import FailedAuthDelay, RateLimiter
 from patron.config import Settings
 from patron.services.aliases import AliasService
 from patron.services.contacts import ContactService
@@ -26,3 +27,6 @@ class Services:
     contacts: ContactService
     aliases: AliasService
     idempotency: IdempotencyService
+    # Abuse limits, per process (api/throttle.py); no rate limiter when the limit is off.
+    rate_limiter: RateLimiter | None = None
+    auth_failures: FailedAuthDelay = field(default_factory=FailedAuthDelay)

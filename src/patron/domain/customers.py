@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from patron.domain import limits
 from patron.domain.enums import (
     CANADIAN_PROVINCES,
     COUNTRIES_REQUIRING_STATE,
@@ -251,11 +252,19 @@ def check_aliases(aliases: list[str], path: str = "customerAliases") -> list[Fie
 def check_custom_properties(
     properties: dict[str, str], path: str = "customProperties"
 ) -> list[FieldError]:
-    return [
+    errors = [
         FieldError(f"{path}.{key}", "keys must not be blank")
         for key in properties
         if not key.strip()
     ]
+    # Values are indexed for sorting; an index entry must fit a third of a PostgreSQL page.
+    byte_max = limits.CUSTOM_PROPERTY_VALUE_MAX_BYTES
+    errors += [
+        FieldError(f"{path}.{key}", f"must be at most {byte_max} bytes in UTF-8")
+        for key, value in properties.items()
+        if len(value.encode()) > byte_max
+    ]
+    return errors
 
 
 def check_draft(draft: CustomerDraft) -> list[FieldError]:

@@ -1,0 +1,161 @@
+"""Running the app under uvicorn, with the two connection guards uvicorn's httptools protocol
+lacks (docs/security.md):
+
+- a cap on a request's head (request line and headers): over `max_header_bytes` is a 431;
+- a deadline for each request to arrive whole: a connection must deliver a request's head and body
+  within `request_read_timeout_seconds` of connecting or of the request's first byte, else it is
+  answered 408 and closed. uvicorn's only timer is keep-alive, armed after a response, so without
+  this a client that connects and sends nothing, or sends its headers a byte at a time
+  (slowloris), holds a connection forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from functools import lru_cache
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from patron.api.errors import envelope
+from patron.config import Settings
+from patron.logs import log_config
+
+
+@lru_cache(maxsize=1)
+def _settings() -> Settings:
+    # Worker processes build everything from the environment (see cli.cmd_serve).
+    return Settings.from_env()
+
+
+def _response(status: bytes, error_type: str, message: str) -> bytes:
+    body = envelope(error_type, message)
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+    )
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = _settings()
+        self._max_head = settings.max_header_bytes
+        self._read_timeout = settings.request_read_timeout_seconds
+        self._head_bytes = 0
+        self._head_too_large = False
+        self._deadline: asyncio.TimerHandle | None = None
+        # Raw bytes received since the current head began. httptools hands over a header only
+        # once it ends, so a header that never ends is caught here, not in on_header.
+        self._in_head = True
+        self._raw_head_bytes = 0
+
+    # -- the deadline -----------------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        self._disarm()
+        if self._read_timeout > 0:
+            self._deadline = self.loop.call_later(self._read_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:
+            # Nothing started yet (or only a partial head arrived): answer it ourselves.
+            self.transport.write(
+                _response(b"408 Request Timeout", "RequestTimeout", "The request took too long")
+            )
+        # Otherwise the app is reading a body that stalled: closing makes its read fail.
+        self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        self._in_head, self._raw_head_bytes = True, 0
+        super().on_message_complete()
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._raw_head_bytes += len(data)
+            # Slack for a body (or the next request) arriving in the same read as the head.
+            if self._raw_head_bytes > self._max_head + 64 * 1024:
+                self._head_too_large = True
+                self.send_400_response("")
+                return
+        super().data_received(data)
+
+    # -- the head cap -----------------------------------------------------------------------------
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self._max_head:
+            self._head_too_large = True
+            raise ValueError("request head too large")  # the parser turns this into an error
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._head_too_large:
+            super().send_400_response(msg)
+            return
+        self._disarm()
+        self.transport.write(
+            _response(
+                b"431 Request Header Fields Too Large",
+                "RequestHeaderFieldsTooLarge",
+                f"The request line and headers are over the {self._max_head}-byte limit",
+            )
+        )
+        self.transport.close()
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    # Worker processes build their app and protocol from the environment.
+    os.environ["PATRON_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "patron.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        http=GuardedHttpToolsProtocol,
+        log_config=log_config(settings.log_level),
+        log_level=settings.log_level,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections or None,
+        timeout_graceful_shutdown=30,
+    )
