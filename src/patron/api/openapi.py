@@ -11,6 +11,7 @@ import msgspec
 from patron.api.errors import ErrorEnvelope
 from patron.api.routes import OPERATIONS
 from patron.api.versions import LATEST, VERSIONS
+from patron.domain.events import ResourceType
 
 _REF = "#/components/schemas/{name}"
 _ERRORS = {
@@ -28,9 +29,19 @@ _PAGE: list[tuple[str, dict[str, Any]]] = [
     ("before", {"type": "string"}),
 ]
 # Query parameters of the other operations that take any.
+_EVENTS: list[tuple[str, dict[str, Any]]] = [
+    ("type", {"type": "string", "description": "event types, comma-separated"}),
+    ("resourceType", {"type": "string", "enum": [r.value for r in ResourceType]}),
+    ("resourceId", {"type": "string"}),
+    ("since", {"type": "string", "format": "date-time"}),
+    ("sortOrder", {"type": "string", "enum": ["ASC", "DESC"]}),
+    *_PAGE,
+]
 _QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "getCustomerAliases": [("value", {"type": "string"}), *_PAGE],
     "getCustomersByCustomerContacts": [("includeArchived", {"type": "boolean"})],
+    "patronGetEvents": _EVENTS,
+    "patronGetCustomersByIdEvents": _EVENTS,
 }
 
 

@@ -10,6 +10,7 @@ from patron.services.aliases import AliasService
 from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.events import EventService
 from patron.services.organizations import OrganizationService
 from patron.services.payment_settings import PaymentSettingsService
 
@@ -24,3 +25,4 @@ class Services:
     payment_settings: PaymentSettingsService
     contacts: ContactService
     aliases: AliasService
+    events: EventService
