@@ -18,7 +18,7 @@ STALE = '"999999.2024-07-30"'
 
 
 def tag(response: httpx.Response) -> str:
-    value = response.headers.get("etag")
+    value: str | None = response.headers.get("etag")
     assert value is not None, response.text
     assert value.startswith('"')
     assert value.endswith('"')
@@ -94,9 +94,7 @@ class TestCustomerETag:
         )
         assert renamed.status_code == 200
         seen.append(await current())
-        await client.put(
-            f"/customer-organizations/{org['id']}/members", json={"customerIds": []}
-        )
+        await client.put(f"/customer-organizations/{org['id']}/members", json={"customerIds": []})
         seen.append(await current())
         assert len(set(seen)) == len(seen)
         # Nothing changed: same tag.
@@ -111,7 +109,9 @@ class TestCustomerETag:
         await assert_412(
             await client.put(f"/customers/{cid}", json=customer_body(), headers={"If-Match": STALE})
         )
-        await assert_412(await client.post(f"/customers/{cid}/archive", headers={"If-Match": STALE}))
+        await assert_412(
+            await client.post(f"/customers/{cid}/archive", headers={"If-Match": STALE})
+        )
         await assert_412(
             await client.delete(
                 f"/customers/{cid}", headers={"If-Match": STALE, "Sequence-Version": "2024-05-09"}

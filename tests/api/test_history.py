@@ -38,9 +38,7 @@ class TestEveryWriteIsRecorded:
         expected += ["CUSTOMER_UPDATED", "CONTACT_ARCHIVED", "CONTACT_CREATED"]
 
         c = await ok(
-            await client.post(
-                f"/customers/{cid}/contacts", json=contact(billingPreference="NONE")
-            ),
+            await client.post(f"/customers/{cid}/contacts", json=contact(billingPreference="NONE")),
             201,
         )
         await ok(
@@ -75,7 +73,8 @@ class TestEveryWriteIsRecorded:
 
         settings = await ok(
             await client.post(
-                "/payments/settings/customers", json={"customerId": cid, "paymentProvider": "STRIPE"}
+                "/payments/settings/customers",
+                json={"customerId": cid, "paymentProvider": "STRIPE"},
             ),
             201,
         )
@@ -302,7 +301,7 @@ class TestEventContent:
             await client.post(
                 "/customers",
                 json=customer_body(),
-                headers={"Patron-Change-Reason": reason.encode()},  # type: ignore[dict-item]
+                headers=[(b"Patron-Change-Reason", reason.encode())],
             ),
             201,
         )
@@ -313,9 +312,7 @@ class TestEventContent:
         assert "reason" not in archived
         assert archived["occurredAt"] == archived["resource"]["archivedAt"]
 
-    async def test_a_reason_over_500_characters_is_refused(
-        self, client: httpx.AsyncClient
-    ) -> None:
+    async def test_a_reason_over_500_characters_is_refused(self, client: httpx.AsyncClient) -> None:
         customer = await make_customer(client)
         before = await events(client)
         response = await client.post(
@@ -469,3 +466,24 @@ class TestCustomerEvents:
     async def test_unknown_customer_is_404(self, client: httpx.AsyncClient) -> None:
         response = await client.get(f"/customers/{MISSING_ID}/events")
         assert response.status_code == 404
+
+
+class TestOpenApi:
+    async def test_extensions_are_tagged(self, client: httpx.AsyncClient) -> None:
+        document = (await client.get("http://testserver/api/openapi.json")).json()
+        tagged = {
+            spec["operationId"]
+            for methods in document["paths"].values()
+            for spec in methods.values()
+            if spec["tags"] == ["Patron extensions"]
+        }
+        assert tagged == {
+            "patronGetEvents",
+            "patronGetCustomersByIdEvents",
+            "patronPostCustomersByIdRestore",
+            "patronPostCustomersByCustomerContactsByIdRestore",
+        }
+        put = document["paths"]["/customers/{id}"]["put"]
+        headers = {p["name"]: p["required"] for p in put["parameters"] if p["in"] == "header"}
+        assert headers["If-Match"] is False
+        assert headers["Patron-Change-Reason"] is False

@@ -19,6 +19,7 @@ _ERRORS = {
     "401": "Missing, malformed, wrong or revoked credentials",
     "404": "No such record in this account, or no such operation in this version",
     "409": "Conflicts with existing data",
+    "412": "If-Match names a revision the resource is no longer at (Patron extension)",
     "413": "Body over the size limit",
     "415": "Body is not JSON",
 }
@@ -78,6 +79,15 @@ def _parameters(path: str, operation_id: str) -> list[dict[str, Any]]:
     return params
 
 
+def _conditional(method: str) -> list[dict[str, Any]]:
+    """Patron's optional headers (docs/extensions.md): none is ever required."""
+    names = ["If-None-Match"] if method == "GET" else ["If-Match", "Patron-Change-Reason"]
+    return [
+        {"name": name, "in": "header", "required": False, "schema": {"type": "string"}}
+        for name in names
+    ]
+
+
 def document() -> dict[str, Any]:
     types: list[Any] = [ErrorEnvelope]
     for op in OPERATIONS:
@@ -102,7 +112,7 @@ def document() -> dict[str, Any]:
             "operationId": op.operation_id,
             "summary": op.summary,
             "tags": [op.tag],
-            "parameters": _parameters(op.path, op.operation_id),
+            "parameters": _parameters(op.path, op.operation_id) + _conditional(op.method),
             "responses": responses,
         }
         if op.request is not None:
