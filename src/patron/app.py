@@ -23,12 +23,15 @@ from patron.api.openapi import document
 from patron.api.routes import api_routes
 from patron.api.state import Services
 from patron.api.throttle import FailedAuthDelay, RateLimiter
+from patron.api.wire.snapshots import WireSnapshots
 from patron.config import Settings
 from patron.domain.errors import NotFound, PatronError
 from patron.services.aliases import AliasService
 from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.events import EventService
+from patron.services.history import History
 from patron.services.idempotency import IdempotencyService
 from patron.services.organizations import OrganizationService
 from patron.services.payment_settings import PaymentSettingsService
@@ -50,17 +53,19 @@ async def build_services(
     )
     accounts = AccountStore(db)
     store = Store(db)
+    history = History(WireSnapshots())
     services = Services(
         settings=settings,
         credentials=CredentialService(
             accounts, cache_seconds=settings.auth_cache_seconds, hasher=password_hasher
         ),
-        customers=CustomerService(store),
+        customers=CustomerService(store, history),
         cursors=CursorCodec(await accounts.instance_secret("cursor_key")),
-        organizations=OrganizationService(store),
-        payment_settings=PaymentSettingsService(store),
-        contacts=ContactService(store),
-        aliases=AliasService(store),
+        organizations=OrganizationService(store, history),
+        payment_settings=PaymentSettingsService(store, history),
+        contacts=ContactService(store, history),
+        aliases=AliasService(store, history),
+        events=EventService(store),
         idempotency=IdempotencyService(
             store,
             ttl_seconds=settings.idempotency_ttl_seconds,

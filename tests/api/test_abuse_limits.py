@@ -143,15 +143,16 @@ class TestFailedAuthentication:
                 assert response.status_code == 401
                 assert response.json()["error"]["type"] == "Unauthorized"
                 timings.append(time.monotonic() - began)
-            assert max(timings[:2]) < 0.09
+            # The free failures are not delayed; the fifth waits its 0.4 s (margins for a busy
+            # machine: the delay is what differs, not the work).
             assert timings[4] >= 0.35
+            assert max(timings[:2]) < timings[4] - 0.25
 
             # While a failure waits out its delay, the event loop serves everyone else.
             failing = asyncio.create_task(http.get("/customers", headers=bad))
             await asyncio.sleep(0.05)
-            began = time.monotonic()
             ok = await http.get("/customers", headers=good)
             assert ok.status_code == 200
-            assert time.monotonic() - began < 0.3
+            # Answered while the failure still waits: the wait holds no one else.
             assert not failing.done()
             assert (await failing).status_code == 401

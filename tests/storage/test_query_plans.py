@@ -11,12 +11,17 @@ from typing import Any
 
 import pytest
 
+from patron.api.wire.snapshots import WireSnapshots
 from patron.domain.customers import Address, ContactDraft, CustomerDraft
 from patron.domain.enums import BillingPreference, TaxStatus
+from patron.domain.writes import Actor
 from patron.services.customers import CustomerService
+from patron.services.history import History
 from patron.storage.migrate import migrate
 from patron.storage.sqlite import SQLiteConnection, SQLiteDatabase, _to_sqlite
 from patron.storage.unit import Store
+
+TEST_ACTOR = Actor("test")
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,7 +40,7 @@ async def test_reading_a_customer_pins_it_in_every_child_table(
     path = tmp_path / "plans.db"
     migrate(f"sqlite:///{path}")
     db = SQLiteDatabase(str(path))
-    service = CustomerService(Store(db))
+    service = CustomerService(Store(db), History(WireSnapshots()))
     account = "acct"
     async with db.transaction() as conn:
         await conn.execute(
@@ -49,7 +54,7 @@ async def test_reading_a_customer_pins_it_in_every_child_table(
         aliases=["plan-1"],
         custom_properties={"tier": "gold"},
     )
-    created = await service.create(account, draft)
+    created = await service.create(account, actor=TEST_ACTOR, write=draft)
 
     seen: list[tuple[str, tuple[Any, ...]]] = []
     original = SQLiteConnection._run

@@ -11,15 +11,20 @@ from typing import Any
 import pytest
 
 from patron.api.versions import LATEST
+from patron.api.wire.snapshots import WireSnapshots
 from patron.domain.errors import Invalid, NotFound
+from patron.domain.writes import Actor
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.history import History
 from patron.storage import open_database
 from patron.storage.accounts import AccountStore
 from patron.storage.database import Database
 from patron.storage.migrate import migrate
 from patron.storage.unit import Store
 from tests.factories import customer_body
+
+TEST_ACTOR = Actor("test")
 
 
 @pytest.fixture
@@ -43,21 +48,23 @@ def draft(**overrides: Any) -> Any:
 
 class TestRequestTransaction:
     async def test_units_inside_commit_together(self, db: Database, account: str) -> None:
-        store, customers = Store(db), CustomerService(Store(db))
+        store, customers = Store(db), CustomerService(Store(db), History(WireSnapshots()))
         async with store.request_transaction(account):
-            one = await customers.create(account, draft())
-            two = await customers.create(account, draft())
+            one = await customers.create(account, actor=TEST_ACTOR, write=draft())
+            two = await customers.create(account, actor=TEST_ACTOR, write=draft())
             # Reads inside see the request's uncommitted writes.
             assert (await customers.get(account, one.id)).id == one.id
         assert {(await customers.get(account, c.id)).id for c in (one, two)} == {one.id, two.id}
 
     async def test_an_error_undoes_every_unit(self, db: Database, account: str) -> None:
-        store, customers = Store(db), CustomerService(Store(db))
+        store, customers = Store(db), CustomerService(Store(db), History(WireSnapshots()))
         created: list[str] = []
 
         async def crash_after_a_create() -> None:
             async with store.request_transaction(account):
-                created.append((await customers.create(account, draft())).id)
+                created.append(
+                    (await customers.create(account, actor=TEST_ACTOR, write=draft())).id
+                )
                 raise RuntimeError("crash")
 
         with pytest.raises(RuntimeError):
@@ -68,13 +75,15 @@ class TestRequestTransaction:
     async def test_a_failed_unit_is_undone_alone_when_its_error_is_caught(
         self, db: Database, account: str
     ) -> None:
-        store, customers = Store(db), CustomerService(Store(db))
+        store, customers = Store(db), CustomerService(Store(db), History(WireSnapshots()))
         async with store.request_transaction(account):
-            kept = await customers.create(account, draft())
+            kept = await customers.create(account, actor=TEST_ACTOR, write=draft())
             with pytest.raises(Invalid):
                 # Inserts the customer, then finds the parent missing: the savepoint undoes it.
                 await customers.create(
-                    account, draft(legalName="Orphan", parentId=str(uuid.uuid4()))
+                    account,
+                    draft(legalName="Orphan", parentId=str(uuid.uuid4())),
+                    actor=TEST_ACTOR,
                 )
         async with db.read() as conn:
             names = await conn.fetch(

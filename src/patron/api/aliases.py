@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 from starlette.responses import Response
 
+from patron.api.conditional import actor, if_match, tagged
 from patron.api.decoding import decode
 from patron.api.endpoint import Call, json_response
 from patron.api.listing import ALIASES, alias_list_request, page_cursors
@@ -36,8 +37,8 @@ async def list_aliases(call: Call) -> Response:
 
 async def create_alias(call: Call) -> Response:
     draft = call.version.alias_draft(await call.body(), call.account_id)
-    alias = await call.services.aliases.create(call.account_id, draft)
-    return json_response(CustomerAliasResponseModel.of(alias), 201)
+    alias = await call.services.aliases.create(call.account_id, draft, actor=actor(call))
+    return tagged(call, CustomerAliasResponseModel.of(alias), alias.revision, 201)
 
 
 async def update_alias(call: Call) -> Response:
@@ -47,13 +48,17 @@ async def update_alias(call: Call) -> Response:
         _path(call, "id"),
         label=None if label is msgspec.UNSET else label,
         keep_label=label is msgspec.UNSET,
+        actor=actor(call),
+        if_match=if_match(call),
     )
-    return json_response(CustomerAliasResponseModel.of(alias))
+    return tagged(call, CustomerAliasResponseModel.of(alias), alias.revision)
 
 
 async def delete_alias(call: Call) -> Response:
-    alias = await call.services.aliases.delete(call.account_id, _path(call, "id"))
-    return json_response(CustomerAliasResponseModel.of(alias))
+    alias = await call.services.aliases.delete(
+        call.account_id, _path(call, "id"), actor=actor(call), if_match=if_match(call)
+    )
+    return tagged(call, CustomerAliasResponseModel.of(alias), alias.revision)
 
 
 async def customer_aliases(call: Call) -> Response:
@@ -63,4 +68,4 @@ async def customer_aliases(call: Call) -> Response:
 
 async def customer_by_alias(call: Call) -> Response:
     customer = await call.services.aliases.customer(call.account_id, _path(call, "alias"))
-    return json_response(call.version.customer_by_alias(customer))
+    return tagged(call, call.version.customer_by_alias(customer), customer.revision)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from patron.api.conditional import actor, if_match, tagged
 from patron.api.decoding import decode
 from patron.api.endpoint import Call, json_response
 from patron.api.listing import contact_list_request
@@ -26,20 +27,43 @@ async def list_contacts(call: Call) -> Response:
 
 async def create_contact(call: Call) -> Response:
     draft = decode(await call.body(), ContactIn).to_domain()
-    contact = await call.services.contacts.create(call.account_id, _path(call, "customer"), draft)
-    return json_response(ContactOut.of(contact), 201)
+    contact = await call.services.contacts.create(
+        call.account_id, _path(call, "customer"), draft, actor=actor(call)
+    )
+    return tagged(call, ContactOut.of(contact), contact.revision, 201)
 
 
 async def update_contact(call: Call) -> Response:
     draft = decode(await call.body(), ContactIn).to_domain()
     contact = await call.services.contacts.update(
-        call.account_id, _path(call, "customer"), _path(call, "id"), draft
+        call.account_id,
+        _path(call, "customer"),
+        _path(call, "id"),
+        draft,
+        actor=actor(call),
+        if_match=if_match(call),
     )
-    return json_response(ContactOut.of(contact))
+    return tagged(call, ContactOut.of(contact), contact.revision)
 
 
 async def archive_contact(call: Call) -> Response:
     contact = await call.services.contacts.archive(
-        call.account_id, _path(call, "customer"), _path(call, "id")
+        call.account_id,
+        _path(call, "customer"),
+        _path(call, "id"),
+        actor=actor(call),
+        if_match=if_match(call),
     )
-    return json_response(ContactOut.of(contact))
+    return tagged(call, ContactOut.of(contact), contact.revision)
+
+
+async def restore_contact(call: Call) -> Response:
+    """Patron extension: makes an archived contact live again."""
+    contact = await call.services.contacts.restore(
+        call.account_id,
+        _path(call, "customer"),
+        _path(call, "id"),
+        actor=actor(call),
+        if_match=if_match(call),
+    )
+    return tagged(call, ContactOut.of(contact), contact.revision)

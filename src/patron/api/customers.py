@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from patron.api.conditional import actor, if_match, tagged
 from patron.api.endpoint import Call, json_response
 from patron.api.listing import customer_list_request, page_cursors
 from patron.api.wire.v2024_07_30 import CustomPropertyKeys
@@ -23,24 +24,36 @@ async def list_customers(call: Call) -> Response:
 
 async def create_customer(call: Call) -> Response:
     write = call.version.create_write(await call.body())
-    customer = await call.services.customers.create(call.account_id, write)
-    return json_response(call.version.created_customer(customer), 201)
+    customer = await call.services.customers.create(call.account_id, write, actor=actor(call))
+    return tagged(call, call.version.created_customer(customer), customer.revision, 201)
 
 
 async def get_customer(call: Call) -> Response:
     customer = await call.services.customers.get(call.account_id, _id(call))
-    return json_response(call.version.customer(customer))
+    return tagged(call, call.version.customer(customer), customer.revision)
 
 
 async def update_customer(call: Call) -> Response:
     write = call.version.update_write(await call.body())
-    customer = await call.services.customers.update(call.account_id, _id(call), write)
-    return json_response(call.version.customer(customer))
+    customer = await call.services.customers.update(
+        call.account_id, _id(call), write, actor=actor(call), if_match=if_match(call)
+    )
+    return tagged(call, call.version.customer(customer), customer.revision)
 
 
 async def archive_customer(call: Call) -> Response:
-    customer = await call.services.customers.archive(call.account_id, _id(call))
-    return json_response(call.version.customer(customer))
+    customer = await call.services.customers.archive(
+        call.account_id, _id(call), actor=actor(call), if_match=if_match(call)
+    )
+    return tagged(call, call.version.customer(customer), customer.revision)
+
+
+async def restore_customer(call: Call) -> Response:
+    """Patron extension: clears `archivedAt`."""
+    customer = await call.services.customers.restore(
+        call.account_id, _id(call), actor=actor(call), if_match=if_match(call)
+    )
+    return tagged(call, call.version.customer(customer), customer.revision)
 
 
 async def custom_property_keys(call: Call) -> Response:

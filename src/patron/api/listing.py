@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from patron.api.decoding import text_problem
@@ -11,6 +12,7 @@ from patron.domain import limits
 from patron.domain.aliases import AliasFilters
 from patron.domain.enums import BillingStatus, SortOrder
 from patron.domain.errors import FieldError, Invalid
+from patron.domain.events import EventFilters, EventType, ResourceType
 from patron.domain.listing import CustomerFilters, Page, PageRequest, Position, SortKey
 
 _SORT_FIELDS = ("createdAt", "legalName")
@@ -148,3 +150,45 @@ def contact_list_request(call: Call) -> bool:
     include_archived = params.flag("includeArchived")
     params.raise_errors()
     return include_archived
+
+
+# -- the change history (Patron extension) -----------------------------------------------------
+
+EVENTS = "events"  # the event lists' cursor scope
+
+
+def _since(params: _Params) -> int | None:
+    value = params.text("since")
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        params.errors.append(
+            FieldError("since", "must be an ISO 8601 time with a zone, e.g. 2024-07-30T12:00:00Z")
+        )
+        return None
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def event_list_request(call: Call) -> tuple[EventFilters, PageRequest]:
+    """`type` (one or several, comma-separated), `resourceType`, `resourceId`, `since`,
+    `sortOrder` (DESC, newest first, by default); the order is the order events were recorded."""
+    params = _Params(call)
+    types: set[EventType] = set()
+    for name in (params.text("type") or "").split(","):
+        if name.strip() in EventType.__members__:
+            types.add(EventType(name.strip()))
+        elif name.strip():
+            params.errors.append(FieldError("type", f"{name.strip()!r} is not an event type"))
+    order = params.choice("sortOrder", {o.value: o for o in SortOrder}) or SortOrder.DESC
+    filters = EventFilters(
+        types=frozenset(types),
+        resource_type=params.choice("resourceType", {r.value: r for r in ResourceType}),
+        resource_id=params.text("resourceId"),
+        since=_since(params),
+        order=order,
+    )
+    return filters, page_request(call, params, SortKey("sequence", order), scope=EVENTS)

@@ -11,6 +11,7 @@ import msgspec
 from patron.api.errors import ErrorEnvelope
 from patron.api.routes import OPERATIONS
 from patron.api.versions import LATEST, VERSIONS
+from patron.domain.events import ResourceType
 
 _REF = "#/components/schemas/{name}"
 _ERRORS = {
@@ -18,6 +19,7 @@ _ERRORS = {
     "401": "Missing, malformed, wrong or revoked credentials",
     "404": "No such record in this account, or no such operation in this version",
     "409": "Conflicts with existing data",
+    "412": "If-Match names a revision the resource is no longer at (Patron extension)",
     "413": "Body over the size limit",
     "415": "Body is not JSON",
 }
@@ -28,9 +30,19 @@ _PAGE: list[tuple[str, dict[str, Any]]] = [
     ("before", {"type": "string"}),
 ]
 # Query parameters of the other operations that take any.
+_EVENTS: list[tuple[str, dict[str, Any]]] = [
+    ("type", {"type": "string", "description": "event types, comma-separated"}),
+    ("resourceType", {"type": "string", "enum": [r.value for r in ResourceType]}),
+    ("resourceId", {"type": "string"}),
+    ("since", {"type": "string", "format": "date-time"}),
+    ("sortOrder", {"type": "string", "enum": ["ASC", "DESC"]}),
+    *_PAGE,
+]
 _QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "getCustomerAliases": [("value", {"type": "string"}), *_PAGE],
     "getCustomersByCustomerContacts": [("includeArchived", {"type": "boolean"})],
+    "patronGetEvents": _EVENTS,
+    "patronGetCustomersByIdEvents": _EVENTS,
 }
 
 
@@ -79,6 +91,15 @@ def _parameters(path: str, operation_id: str) -> list[dict[str, Any]]:
     return params
 
 
+def _conditional(method: str) -> list[dict[str, Any]]:
+    """Patron's optional headers (docs/extensions.md): none is ever required."""
+    names = ["If-None-Match"] if method == "GET" else ["If-Match", "Patron-Change-Reason"]
+    return [
+        {"name": name, "in": "header", "required": False, "schema": {"type": "string"}}
+        for name in names
+    ]
+
+
 def document() -> dict[str, Any]:
     types: list[Any] = [ErrorEnvelope]
     for op in OPERATIONS:
@@ -103,7 +124,7 @@ def document() -> dict[str, Any]:
             "operationId": op.operation_id,
             "summary": op.summary,
             "tags": [op.tag],
-            "parameters": _parameters(op.path, op.operation_id),
+            "parameters": _parameters(op.path, op.operation_id) + _conditional(op.method),
             "responses": responses,
         }
         if op.method == "POST":

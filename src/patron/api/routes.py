@@ -6,16 +6,19 @@ from dataclasses import dataclass, replace
 
 from starlette.routing import Route
 
-from patron.api import aliases, contacts, customers, organizations, payment_settings
+from patron.api import aliases, contacts, customers, events, organizations, payment_settings
 from patron.api.endpoint import Handler, operation
 from patron.api.wire import aliases as alias_wire
 from patron.api.wire import contacts as contact_wire
+from patron.api.wire import events as event_wire
 from patron.api.wire import organizations as org_wire
 from patron.api.wire import payment_settings as settings_wire
 from patron.api.wire import v2024_05_09 as v20240509
 from patron.api.wire import v2024_07_30 as wire
 from patron.api.wire.common import ContactOut
 from patron.api.wire.customer_20240509 import Customer20240509
+
+EXTENSIONS_TAG = "Patron extensions"  # operations Sequence's contract does not have
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +268,47 @@ OPERATIONS: list[Operation] = [
         payment_settings.delete_settings,
         "Delete customer payment settings",
         settings_wire.CustomerSettings,
+    ),
+]
+
+
+# Patron extensions (docs/extensions.md): served in every API version.
+OPERATIONS += [
+    Operation(
+        "POST",
+        "/customers/{id}/restore",
+        "patronPostCustomersByIdRestore",
+        customers.restore_customer,
+        "Restore an archived customer",
+        wire.CustomerOut,
+        tag=EXTENSIONS_TAG,
+    ),
+    Operation(
+        "POST",
+        "/customers/{customer}/contacts/{id}/restore",
+        "patronPostCustomersByCustomerContactsByIdRestore",
+        contacts.restore_contact,
+        "Restore an archived contact",
+        ContactOut,
+        tag=EXTENSIONS_TAG,
+    ),
+    Operation(
+        "GET",
+        "/customers/{id}/events",
+        "patronGetCustomersByIdEvents",
+        events.customer_events,
+        "List the change history of a customer and what belongs to it",
+        event_wire.ListEventsResponse,
+        tag=EXTENSIONS_TAG,
+    ),
+    Operation(
+        "GET",
+        "/events",
+        "patronGetEvents",
+        events.list_events,
+        "List the account's change history",
+        event_wire.ListEventsResponse,
+        tag=EXTENSIONS_TAG,
     ),
 ]
 

@@ -11,6 +11,7 @@ from patron.services.aliases import AliasService
 from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.events import EventService
 from patron.services.idempotency import IdempotencyService
 from patron.services.organizations import OrganizationService
 from patron.services.payment_settings import PaymentSettingsService
@@ -27,6 +28,7 @@ class Services:
     contacts: ContactService
     aliases: AliasService
     idempotency: IdempotencyService
+    events: EventService
     # Abuse limits, per process (api/throttle.py); no rate limiter when the limit is off.
     rate_limiter: RateLimiter | None = None
     auth_failures: FailedAuthDelay = field(default_factory=FailedAuthDelay)

@@ -16,6 +16,7 @@ class Alias:
     created_at: int
     label: str | None = None
     deleted_at: int | None = None
+    revision: int = 0  # bumped by every change: what its ETag names
 
 
 @dataclass(frozen=True, slots=True)

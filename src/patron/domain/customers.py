@@ -39,6 +39,7 @@ class Contact:
     created_at: int
     updated_at: int
     archived_at: int | None = None
+    revision: int = 0  # bumped by every change: what its ETag names
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class Organization:
     id: str
     owner: CustomerRef
     members: list[CustomerRef]
+    revision: int = 0  # bumped by every change, including its members' names
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,9 @@ class Customer:
     integration_ids: list[IntegrationId] = field(default_factory=list)
     organizations: list[Organization] = field(default_factory=list)
     custom_properties: dict[str, str] = field(default_factory=dict)
+    # Bumped by every change of what the customer's responses show (its contacts, organizations
+    # and their members' names included): what its ETag names.
+    revision: int = 0
 
     @property
     def primary_contact(self) -> Contact | None:

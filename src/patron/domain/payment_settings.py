@@ -22,3 +22,4 @@ class PaymentSettings:
     payment_provider: PaymentProvider
     created_at: int
     updated_at: int
+    revision: int = 0  # bumped by every change: what its ETag names

@@ -1,4 +1,4 @@
-"""Contact use cases: list, create, full update and archive of one customer's contacts.
+"""Contact use cases: list, create, full update, archive and restore of a customer's contacts.
 
 Every write locks the customer's row first, so the PRIMARY rule and email uniqueness are checked
 against contacts no concurrent write can change before this one commits.
@@ -15,7 +15,10 @@ from patron.domain.customers import (
 )
 from patron.domain.enums import BillingPreference
 from patron.domain.errors import ArchivedResource, Conflict, Invalid, NotFound
+from patron.domain.events import EventType
 from patron.domain.ids import now_micros
+from patron.domain.writes import Actor, IfMatch, require
+from patron.services.history import History
 from patron.storage.unit import Store, Unit
 
 
@@ -74,8 +77,9 @@ def _keep_primary(after: list[BillingPreference], why: str) -> None:
 
 
 class ContactService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, history: History) -> None:
         self._store = store
+        self._history = history
 
     async def of_customer(
         self, account_id: str, customer_id: str, *, include_archived: bool
@@ -89,7 +93,9 @@ class ContactService:
             )
             return found[customer_id]
 
-    async def create(self, account_id: str, customer_id: str, draft: ContactDraft) -> Contact:
+    async def create(
+        self, account_id: str, customer_id: str, draft: ContactDraft, *, actor: Actor
+    ) -> Contact:
         _check_fields(draft)
         async with self._store.writing(account_id) as unit:
             await _lock_live_customer(unit, customer_id)
@@ -100,20 +106,38 @@ class ContactService:
                 "The customer has no PRIMARY contact, so this contact cannot be STANDARD",
             )
             contact_id = await unit.contacts.create(customer_id, draft, now_micros())
-            return await _contact(unit, customer_id, contact_id)
+            created = await _contact(unit, customer_id, contact_id)
+            return await self._changed(
+                unit, actor, EventType.CONTACT_CREATED, customer_id, None, created
+            )
 
     async def update(
-        self, account_id: str, customer_id: str, contact_id: str, draft: ContactDraft
+        self,
+        account_id: str,
+        customer_id: str,
+        contact_id: str,
+        draft: ContactDraft,
+        *,
+        actor: Actor,
+        if_match: IfMatch | None = None,
     ) -> Contact:
-        """A full replacement of name, email and billing preference."""
+        """A full replacement of name, email and billing preference. Sending what is there
+        changes nothing (`updatedAt` stays, no event)."""
         _check_fields(draft)
         async with self._store.writing(account_id) as unit:
             await _lock_live_customer(unit, customer_id)
             contact = await _contact(unit, customer_id, contact_id)
+            require(if_match, contact.revision, f"Contact {contact_id}")
             if contact.archived_at is not None:
                 raise ArchivedResource(
                     f"Contact {contact_id} is archived; archived contacts cannot be updated"
                 )
+            if (contact.name, contact.email, contact.billing_preference) == (
+                draft.name,
+                draft.email,
+                draft.billing_preference,
+            ):
+                return contact
             live = (await unit.contacts.of_customers([customer_id]))[customer_id]
             others = [c for c in live if c.id != contact_id]
             _ensure_email_free(others, draft)
@@ -129,15 +153,27 @@ class ContactService:
                 ),
             )
             await unit.contacts.update(contact_id, draft, now_micros())
-            return await _contact(unit, customer_id, contact_id)
+            updated = await _contact(unit, customer_id, contact_id)
+            return await self._changed(
+                unit, actor, EventType.CONTACT_UPDATED, customer_id, contact, updated
+            )
 
-    async def archive(self, account_id: str, customer_id: str, contact_id: str) -> Contact:
+    async def archive(
+        self,
+        account_id: str,
+        customer_id: str,
+        contact_id: str,
+        *,
+        actor: Actor,
+        if_match: IfMatch | None = None,
+    ) -> Contact:
         """Archives once: archiving an archived contact answers it as it is."""
         async with self._store.writing(account_id) as unit:
             # Archived-ness of the customer is checked after the contact's, so that repeating an
             # archive answers the archived contact even once its customer is archived too.
             customer_archived = await _lock_customer(unit, customer_id)
             contact = await _contact(unit, customer_id, contact_id)
+            require(if_match, contact.revision, f"Contact {contact_id}")
             if contact.archived_at is not None:
                 return contact
             if customer_archived:
@@ -150,4 +186,55 @@ class ContactService:
                 " contact PRIMARY first",
             )
             await unit.contacts.archive([contact_id], now_micros())
-            return await _contact(unit, customer_id, contact_id)
+            archived = await _contact(unit, customer_id, contact_id)
+            return await self._changed(
+                unit, actor, EventType.CONTACT_ARCHIVED, customer_id, contact, archived
+            )
+
+    async def restore(
+        self,
+        account_id: str,
+        customer_id: str,
+        contact_id: str,
+        *,
+        actor: Actor,
+        if_match: IfMatch | None = None,
+    ) -> Contact:
+        """Makes an archived contact live again, under the rules a new contact meets (its email
+        unique among the live contacts: 409; the PRIMARY rule: 400). Restoring a live contact
+        answers it as it is."""
+        async with self._store.writing(account_id) as unit:
+            customer_archived = await _lock_customer(unit, customer_id)
+            contact = await _contact(unit, customer_id, contact_id)
+            require(if_match, contact.revision, f"Contact {contact_id}")
+            if contact.archived_at is None:
+                return contact
+            if customer_archived:
+                raise _customer_archived(customer_id)
+            live = (await unit.contacts.of_customers([customer_id]))[customer_id]
+            draft = ContactDraft(contact.name, contact.email, contact.billing_preference)
+            _ensure_email_free(live, draft)
+            _keep_primary(
+                [c.billing_preference for c in live] + [draft.billing_preference],
+                f"Contact {contact_id} cannot be restored as {draft.billing_preference.value}:"
+                " the customer has no PRIMARY contact",
+            )
+            await unit.contacts.restore(contact_id, now_micros())
+            restored = await _contact(unit, customer_id, contact_id)
+            return await self._changed(
+                unit, actor, EventType.CONTACT_RESTORED, customer_id, contact, restored
+            )
+
+    async def _changed(
+        self,
+        unit: Unit,
+        actor: Actor,
+        kind: EventType,
+        customer_id: str,
+        before: Contact | None,
+        after: Contact,
+    ) -> Contact:
+        """Record the contact's change; the customer shows its live contacts, so it changed too."""
+        await unit.customers.touch([customer_id])
+        await self._history.contact(unit, actor, kind, customer_id, before, after)
+        return after

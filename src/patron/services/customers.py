@@ -1,10 +1,13 @@
-"""Customer use cases: create, read, list, full update, archive."""
+"""Customer use cases: create, read, list, full update, archive, restore."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
+from patron.domain.aliases import Alias
 from patron.domain.customers import (
+    Contact,
     Customer,
     CustomerDraft,
     CustomerWrite,
@@ -14,9 +17,12 @@ from patron.domain.customers import (
 )
 from patron.domain.enums import BillingStatus, IntegrationService, PushIntegration
 from patron.domain.errors import ArchivedResource, Invalid, NotFound
+from patron.domain.events import EventType
 from patron.domain.ids import new_id, now_micros
 from patron.domain.listing import CustomerFilters, Page, PageRequest, Position
-from patron.services.organizations import join_parent
+from patron.domain.writes import Actor, IfMatch, require
+from patron.services.history import History
+from patron.services.organizations import Joined, join_parent, record_joined
 from patron.services.paging import window
 from patron.storage.customers import customer_from_row
 from patron.storage.database import Row
@@ -70,48 +76,144 @@ def with_pushes(
 
 
 class CustomerService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, history: History) -> None:
         self._store = store
+        self._history = history
 
     async def get(self, account_id: str, customer_id: str) -> Customer:
         async with self._store.reading(account_id) as unit:
             return await load(unit, customer_id)
 
-    async def create(self, account_id: str, write: CustomerWrite) -> Customer:
+    async def create(self, account_id: str, write: CustomerWrite, *, actor: Actor) -> Customer:
         draft = _checked(draft_of(write, None))
         customer_id, at = new_id(), now_micros()
         async with self._store.writing(account_id) as unit:
             await unit.customers.insert(customer_id, draft, at)
-            await self._write_parts(unit, customer_id, draft, at, integration_ids=[])
-            return await load(unit, customer_id)
+            joined = await self._write_parts(unit, customer_id, draft, at, integration_ids=[])
+            created = await load(unit, customer_id)
+            await self._history.customer(unit, actor, EventType.CUSTOMER_CREATED, None, created)
+            await self._record_parts(unit, actor, created, [], [], at)
+            await record_joined(unit, self._history, actor, joined, at)
+            return created
 
-    async def update(self, account_id: str, customer_id: str, write: CustomerWrite) -> Customer:
+    async def update(
+        self,
+        account_id: str,
+        customer_id: str,
+        write: CustomerWrite,
+        *,
+        actor: Actor,
+        if_match: IfMatch | None = None,
+    ) -> Customer:
         """A full replacement of the customer's own fields and contacts. Collections the draft
         leaves out (aliases, integration ids, custom properties, organizations) stay as they are.
         A write that depends on the current customer sees it under the row lock."""
         at = now_micros()
         async with self._store.writing(account_id) as unit:
-            locked = await unit.customers.lock(customer_id)
-            if locked is None:
-                raise _not_found(customer_id)
-            if locked["archived_at"] is not None:
+            await self._lock(unit, customer_id, if_match)
+            current = await load(unit, customer_id)
+            if current.archived_at is not None:
                 raise ArchivedResource(
                     f"Customer {customer_id} is archived; archived customers cannot be updated"
                 )
-            current = await load(unit, customer_id)
             draft = _checked(draft_of(write, current))
+            aliases = await unit.aliases.of_customer(customer_id)
             await unit.customers.update(customer_id, draft, at)
-            await self._write_parts(
+            joined = await self._write_parts(
                 unit, customer_id, draft, at, integration_ids=current.integration_ids
             )
-            return await load(unit, customer_id)
+            updated = await load(unit, customer_id)
+            if self._history.customer_changed(current, updated):
+                updated = await self._touch(unit, updated, renamed=current.legal_name)
+                await self._history.customer(
+                    unit, actor, EventType.CUSTOMER_UPDATED, current, updated
+                )
+            await self._record_parts(unit, actor, updated, current.contacts, aliases, at)
+            await record_joined(unit, self._history, actor, joined, at)
+            return updated
 
-    async def archive(self, account_id: str, customer_id: str) -> Customer:
+    async def archive(
+        self,
+        account_id: str,
+        customer_id: str,
+        *,
+        actor: Actor,
+        if_match: IfMatch | None = None,
+    ) -> Customer:
+        """Archives once: archiving an archived customer answers it as it is (and records no
+        event)."""
+        return await self._set_archived(account_id, customer_id, True, actor, if_match)
+
+    async def restore(
+        self,
+        account_id: str,
+        customer_id: str,
+        *,
+        actor: Actor,
+        if_match: IfMatch | None = None,
+    ) -> Customer:
+        """Clears `archivedAt`; restoring a live customer answers it as it is. The customer's
+        aliases, contacts and organizations were kept while it was archived (its aliases stayed
+        reserved), so it comes back exactly as it was: nothing can have been taken meanwhile."""
+        return await self._set_archived(account_id, customer_id, False, actor, if_match)
+
+    async def _set_archived(
+        self,
+        account_id: str,
+        customer_id: str,
+        archived: bool,
+        actor: Actor,
+        if_match: IfMatch | None,
+    ) -> Customer:
+        at = now_micros()
         async with self._store.writing(account_id) as unit:
-            if await unit.customers.lock(customer_id) is None:
-                raise _not_found(customer_id)
-            await unit.customers.archive(customer_id, now_micros())
-            return await load(unit, customer_id)
+            await self._lock(unit, customer_id, if_match)
+            current = await load(unit, customer_id)
+            if (current.archived_at is not None) == archived:
+                return current
+            if archived:
+                await unit.customers.archive(customer_id, at)
+            else:
+                await unit.customers.restore(customer_id, at)
+            await unit.customers.touch([customer_id])
+            changed = await load(unit, customer_id)
+            kind = EventType.CUSTOMER_ARCHIVED if archived else EventType.CUSTOMER_RESTORED
+            await self._history.customer(unit, actor, kind, current, changed)
+            return changed
+
+    async def _lock(self, unit: Unit, customer_id: str, if_match: IfMatch | None) -> None:
+        locked = await unit.customers.lock(customer_id)
+        if locked is None:
+            raise _not_found(customer_id)
+        require(if_match, locked["revision"], f"Customer {customer_id}")
+
+    async def _touch(self, unit: Unit, customer: Customer, *, renamed: str) -> Customer:
+        """Bump the revision of a customer whose responses changed. A new legal name shows in
+        its organizations too, so they and every customer in them are bumped as well."""
+        touched = {customer.id}
+        if customer.legal_name != renamed:
+            org_ids, customer_ids = await unit.organizations.neighbours(customer.id)
+            await unit.organizations.touch(org_ids)
+            touched.update(customer_ids)
+        await unit.customers.touch(sorted(touched))
+        return dataclasses.replace(customer, revision=customer.revision + 1)
+
+    async def _record_parts(
+        self,
+        unit: Unit,
+        actor: Actor,
+        customer: Customer,
+        contacts_before: list[Contact],
+        aliases_before: list[Alias],
+        at: int,
+    ) -> None:
+        """The events of the contacts and aliases a create or update wrote."""
+        every_contact = await unit.contacts.of_customers([customer.id], include_archived=True)
+        await self._history.contacts_replaced(
+            unit, actor, customer.id, contacts_before, every_contact[customer.id]
+        )
+        aliases = await unit.aliases.of_customer(customer.id)
+        await self._history.aliases_replaced(unit, actor, aliases_before, aliases, at)
 
     async def page(
         self, account_id: str, filters: CustomerFilters, request: PageRequest
@@ -148,7 +250,7 @@ class CustomerService:
         at: int,
         *,
         integration_ids: list[IntegrationId],
-    ) -> None:
+    ) -> Joined | None:
         await unit.contacts.replace(customer_id, draft.contacts, at)
         if draft.aliases is not None:
             await unit.aliases.replace(customer_id, draft.aliases, at)
@@ -170,7 +272,8 @@ class CustomerService:
         if draft.custom_properties is not None:
             await unit.customers.replace_properties(customer_id, draft.custom_properties)
         if draft.parent_id is not None:
-            await join_parent(unit, customer_id, draft.parent_id, at)
+            return await join_parent(unit, customer_id, draft.parent_id, at)
+        return None
 
 
 def _checked(draft: CustomerDraft) -> CustomerDraft:

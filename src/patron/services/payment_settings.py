@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from patron.domain.errors import ArchivedResource, Conflict, FieldError, Invalid, NotFound
+from patron.domain.events import EventType
 from patron.domain.ids import now_micros
 from patron.domain.payment_settings import PaymentProvider, PaymentSettings
+from patron.domain.writes import Actor, IfMatch, require
+from patron.services.history import History
 from patron.storage.unit import Store, Unit
 
 
@@ -23,12 +26,14 @@ async def _customer_archived(unit: Unit, customer_id: str) -> bool | None:
 
 
 class PaymentSettingsService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, history: History) -> None:
         self._store = store
+        self._history = history
 
     async def create(
-        self, account_id: str, customer_id: str, provider: PaymentProvider
+        self, account_id: str, customer_id: str, provider: PaymentProvider, *, actor: Actor
     ) -> PaymentSettings:
+        at = now_micros()
         async with self._store.writing(account_id) as unit:
             archived = await _customer_archived(unit, customer_id)
             if archived is None:
@@ -38,7 +43,7 @@ class PaymentSettingsService:
                     ArchivedResource,
                     f"customer {customer_id} is archived: it takes no new payment settings",
                 )
-            created = await unit.payment_settings.insert(customer_id, provider, now_micros())
+            created = await unit.payment_settings.insert(customer_id, provider, at)
             if created is None:
                 existing = await unit.payment_settings.of_customer(customer_id)
                 which = "" if existing is None else f" ({existing.id})"
@@ -46,6 +51,9 @@ class PaymentSettingsService:
                     f"Customer {customer_id} already has payment settings{which}: "
                     "change them with PUT, or delete them first"
                 )
+            await self._history.payment_settings(
+                unit, actor, EventType.PAYMENT_SETTINGS_CREATED, None, created, at
+            )
             return created
 
     async def get(self, account_id: str, settings_id: str) -> PaymentSettings:
@@ -56,25 +64,56 @@ class PaymentSettingsService:
         return found
 
     async def update(
-        self, account_id: str, settings_id: str, provider: PaymentProvider
+        self,
+        account_id: str,
+        settings_id: str,
+        provider: PaymentProvider,
+        *,
+        actor: Actor,
+        if_match: IfMatch | None = None,
     ) -> PaymentSettings:
+        """Changes the provider; asking for the provider they have changes nothing."""
+        at = now_micros()
         async with self._store.writing(account_id) as unit:
-            current = await unit.payment_settings.get(settings_id)
-            if current is None:
-                raise _not_found(settings_id)
+            current = await _lock(unit, settings_id, if_match)
             if await _customer_archived(unit, current.customer_id):
                 raise ArchivedResource(
                     f"Customer {current.customer_id} is archived: its payment settings can be "
                     "read and deleted, not changed"
                 )
-            updated = await unit.payment_settings.update(settings_id, provider, now_micros())
-        if updated is None:  # deleted between the two statements
-            raise _not_found(settings_id)
-        return updated
+            if current.payment_provider is provider:
+                return current
+            updated = await unit.payment_settings.update(settings_id, provider, at)
+            assert updated is not None  # the row is locked
+            await self._history.payment_settings(
+                unit, actor, EventType.PAYMENT_SETTINGS_UPDATED, current, updated, at
+            )
+            return updated
 
-    async def delete(self, account_id: str, settings_id: str) -> PaymentSettings:
+    async def delete(
+        self,
+        account_id: str,
+        settings_id: str,
+        *,
+        actor: Actor,
+        if_match: IfMatch | None = None,
+    ) -> PaymentSettings:
+        """Removes them; the event carries what they held."""
+        at = now_micros()
         async with self._store.writing(account_id) as unit:
+            await _lock(unit, settings_id, if_match)
             deleted = await unit.payment_settings.delete(settings_id)
-        if deleted is None:
-            raise _not_found(settings_id)
-        return deleted
+            assert deleted is not None  # the row is locked
+            await self._history.payment_settings(
+                unit, actor, EventType.PAYMENT_SETTINGS_DELETED, None, deleted, at, gone=True
+            )
+            return deleted
+
+
+async def _lock(unit: Unit, settings_id: str, if_match: IfMatch | None) -> PaymentSettings:
+    """The settings, their row locked for the transaction, if `if_match` allows."""
+    current = await unit.payment_settings.lock(settings_id)
+    if current is None:
+        raise _not_found(settings_id)
+    require(if_match, current.revision, f"Customer payment settings {settings_id}")
+    return current

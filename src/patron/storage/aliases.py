@@ -12,7 +12,7 @@ from patron.domain.ids import new_id
 from patron.domain.listing import Position, SortKey
 from patron.storage.database import Connection, Dialect, Row, UniqueViolation
 
-_COLUMNS = "id, account_id, customer_id, value, label, created_at, deleted_at"
+_COLUMNS = "id, account_id, customer_id, value, label, created_at, deleted_at, revision"
 
 
 def alias_from_row(row: Row) -> Alias:
@@ -24,6 +24,7 @@ def alias_from_row(row: Row) -> Alias:
         label=row["label"],
         created_at=row["created_at"],
         deleted_at=row["deleted_at"],
+        revision=row["revision"],
     )
 
 
@@ -64,7 +65,8 @@ class AliasRepo:
         gone = [v for v in current if v not in set(values)]
         if gone:
             await self._conn.execute(
-                f"UPDATE aliases SET deleted_at = $3 WHERE account_id = $1 AND customer_id = $2"
+                "UPDATE aliases SET deleted_at = $3, revision = revision + 1"
+                " WHERE account_id = $1 AND customer_id = $2"
                 f" AND deleted_at IS NULL AND value {self._any('$4')}",
                 self._account,
                 customer_id,
@@ -89,6 +91,16 @@ class AliasRepo:
         """The alias, deleted or not."""
         row = await self._conn.fetchrow(
             f"SELECT {_COLUMNS} FROM aliases WHERE account_id = $1 AND id = $2",
+            self._account,
+            alias_id,
+        )
+        return None if row is None else alias_from_row(row)
+
+    async def lock(self, alias_id: str) -> Alias | None:
+        """The alias (deleted or not), its row locked for this transaction; changes nothing."""
+        row = await self._conn.fetchrow(
+            "UPDATE aliases SET revision = revision WHERE account_id = $1 AND id = $2"
+            f" RETURNING {_COLUMNS}",
             self._account,
             alias_id,
         )
@@ -124,7 +136,8 @@ class AliasRepo:
 
     async def set_label(self, alias_id: str, label: str | None) -> None:
         await self._conn.execute(
-            "UPDATE aliases SET label = $3 WHERE account_id = $1 AND id = $2",
+            "UPDATE aliases SET label = $3, revision = revision + 1"
+            " WHERE account_id = $1 AND id = $2",
             self._account,
             alias_id,
             label,
@@ -133,8 +146,8 @@ class AliasRepo:
     async def delete(self, alias_id: str, at: int) -> None:
         """Soft-deletes a live alias once; deleting again keeps the first time."""
         await self._conn.execute(
-            "UPDATE aliases SET deleted_at = $3 WHERE account_id = $1 AND id = $2"
-            " AND deleted_at IS NULL",
+            "UPDATE aliases SET deleted_at = $3, revision = revision + 1"
+            " WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL",
             self._account,
             alias_id,
             at,

@@ -9,7 +9,10 @@ from patron.domain.enums import BillingPreference
 from patron.domain.ids import new_id
 from patron.storage.database import Connection, Dialect, Row
 
-_COLUMNS = "id, customer_id, name, email, billing_preference, created_at, updated_at, archived_at"
+_COLUMNS = (
+    "id, customer_id, name, email, billing_preference, created_at, updated_at, archived_at,"
+    " revision"
+)
 
 
 def contact_from_row(row: Row) -> Contact:
@@ -21,6 +24,7 @@ def contact_from_row(row: Row) -> Contact:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         archived_at=row["archived_at"],
+        revision=row["revision"],
     )
 
 
@@ -97,7 +101,7 @@ class ContactRepo:
     async def update(self, contact_id: str, draft: ContactDraft, at: int) -> None:
         await self._conn.execute(
             "UPDATE contacts SET name = $3, email = $4, email_key = $5, billing_preference = $6,"
-            " updated_at = $7 WHERE account_id = $1 AND id = $2",
+            " updated_at = $7, revision = revision + 1 WHERE account_id = $1 AND id = $2",
             self._account,
             contact_id,
             draft.name,
@@ -109,11 +113,21 @@ class ContactRepo:
 
     async def archive(self, contact_ids: Sequence[str], at: int) -> None:
         await self._conn.execute(
-            f"UPDATE contacts SET archived_at = $2, updated_at = $2 WHERE account_id = $1"
+            "UPDATE contacts SET archived_at = $2, updated_at = $2, revision = revision + 1"
+            f" WHERE account_id = $1"
             f" AND id {self._any('$3')} AND archived_at IS NULL",
             self._account,
             at,
             list(contact_ids),
+        )
+
+    async def restore(self, contact_id: str, at: int) -> None:
+        await self._conn.execute(
+            "UPDATE contacts SET archived_at = NULL, updated_at = $3, revision = revision + 1"
+            " WHERE account_id = $1 AND id = $2",
+            self._account,
+            contact_id,
+            at,
         )
 
     async def replace(self, customer_id: str, drafts: Sequence[ContactDraft], at: int) -> None:

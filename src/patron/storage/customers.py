@@ -20,7 +20,7 @@ from patron.storage.database import Connection, Dialect, Row
 _COLUMNS = (
     "c.id, c.account_id, c.created_at, c.updated_at, c.legal_name, c.line1, c.line2, c.town,"
     " c.state, c.postcode, c.country, c.url, c.domain, c.label, c.telephone, c.tax_status,"
-    " c.status, c.archived_at"
+    " c.status, c.archived_at, c.revision"
 )
 
 
@@ -46,6 +46,7 @@ def customer_from_row(row: Row, **parts: Any) -> Customer:
         tax_status=TaxStatus(row["tax_status"]),
         status=CustomerStatus(row["status"]),
         archived_at=row["archived_at"],
+        revision=row["revision"],
         **parts,
     )
 
@@ -93,13 +94,14 @@ class CustomerRepo:
         )
 
     async def lock(self, customer_id: str) -> Row | None:
-        """Take the customer's row for this transaction (bumping its revision); None if absent.
+        """Take the customer's row for this transaction; None if absent.
 
         An UPDATE rather than SELECT ... FOR UPDATE, because both engines run it the same way:
-        PostgreSQL row-locks it, SQLite already holds the write lock.
+        PostgreSQL row-locks it, SQLite already holds the write lock. It changes nothing: the
+        revision is bumped (`touch`) only when what the customer shows has changed.
         """
         return await self._conn.fetchrow(
-            "UPDATE customers SET revision = revision + 1 WHERE account_id = $1 AND id = $2"
+            "UPDATE customers SET revision = revision WHERE account_id = $1 AND id = $2"
             " RETURNING id, archived_at, revision",
             self._account,
             customer_id,
@@ -128,6 +130,25 @@ class CustomerRepo:
             customer_id,
             at,
         )
+
+    async def restore(self, customer_id: str, at: int) -> None:
+        await self._conn.execute(
+            "UPDATE customers SET archived_at = NULL, updated_at = $3"
+            " WHERE account_id = $1 AND id = $2",
+            self._account,
+            customer_id,
+            at,
+        )
+
+    async def touch(self, customer_ids: Sequence[str]) -> None:
+        """Bump the customers' revisions: what they show has changed (so have their ETags)."""
+        if customer_ids:
+            await self._conn.execute(
+                "UPDATE customers SET revision = revision + 1"
+                f" WHERE account_id = $1 AND id {self._any('$2')}",
+                self._account,
+                list(customer_ids),
+            )
 
     async def rows(self, customer_ids: Sequence[str]) -> dict[str, Row]:
         rows = await self._conn.fetch(

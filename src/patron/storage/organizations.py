@@ -36,7 +36,7 @@ class OrganizationRepo:
         if not ids:
             return found
         orgs = await self._conn.fetch(
-            "SELECT o.id, o.owner_id, c.legal_name AS owner_name, o.created_at"
+            "SELECT o.id, o.owner_id, c.legal_name AS owner_name, o.created_at, o.revision"
             " FROM organizations o JOIN customers c ON c.id = o.owner_id"
             f" WHERE o.account_id = $1 AND (o.owner_id {self._any('$2')} OR o.id IN"
             " (SELECT organization_id FROM organization_members"
@@ -53,7 +53,7 @@ class OrganizationRepo:
 
     async def get(self, org_id: str) -> Organization | None:
         orgs = await self._conn.fetch(
-            "SELECT o.id, o.owner_id, c.legal_name AS owner_name"
+            "SELECT o.id, o.owner_id, c.legal_name AS owner_name, o.revision"
             " FROM organizations o JOIN customers c ON c.id = o.owner_id"
             " WHERE o.account_id = $1 AND o.id = $2",
             self._account,
@@ -82,9 +82,47 @@ class OrganizationRepo:
                 id=o["id"],
                 owner=CustomerRef(o["owner_id"], o["owner_name"]),
                 members=members_of[o["id"]],
+                revision=o["revision"],
             )
             for o in orgs
         ]
+
+    async def lock(self, org_id: str) -> Row | None:
+        """The organization's row (`owner_id`, `revision`), locked for this transaction."""
+        return await self._conn.fetchrow(
+            "UPDATE organizations SET revision = revision WHERE account_id = $1 AND id = $2"
+            " RETURNING owner_id, revision",
+            self._account,
+            org_id,
+        )
+
+    async def touch(self, org_ids: Sequence[str]) -> None:
+        """Bump the organizations' revisions: what they show has changed."""
+        if org_ids:
+            await self._conn.execute(
+                "UPDATE organizations SET revision = revision + 1"
+                f" WHERE account_id = $1 AND id {self._any('$2')}",
+                self._account,
+                list(org_ids),
+            )
+
+    async def neighbours(self, customer_id: str) -> tuple[list[str], list[str]]:
+        """The organizations the customer owns or belongs to, and every customer in them (owners
+        and members, the customer too): what shows the customer's name."""
+        rows = await self._conn.fetch(
+            "SELECT o.id, o.owner_id, m.customer_id FROM organizations o"
+            " LEFT JOIN organization_members m ON m.organization_id = o.id"
+            " WHERE o.account_id = $1 AND (o.owner_id = $2 OR o.id IN"
+            " (SELECT organization_id FROM organization_members"
+            "  WHERE account_id = $1 AND customer_id = $2))",
+            self._account,
+            customer_id,
+        )
+        orgs = sorted({r["id"] for r in rows})
+        customers = {r["owner_id"] for r in rows} | {
+            r["customer_id"] for r in rows if r["customer_id"] is not None
+        }
+        return orgs, sorted(customers)
 
     async def owner_of(self, org_id: str) -> str | None:
         value = await self._conn.fetchval(

@@ -6,7 +6,7 @@ from patron.domain.ids import new_id
 from patron.domain.payment_settings import PaymentProvider, PaymentSettings
 from patron.storage.database import Connection, Dialect, Row
 
-_COLUMNS = "id, account_id, customer_id, payment_provider, created_at, updated_at"
+_COLUMNS = "id, account_id, customer_id, payment_provider, created_at, updated_at, revision"
 
 
 def _settings(row: Row) -> PaymentSettings:
@@ -17,6 +17,7 @@ def _settings(row: Row) -> PaymentSettings:
         payment_provider=PaymentProvider(row["payment_provider"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        revision=row["revision"],
     )
 
 
@@ -28,6 +29,16 @@ class PaymentSettingsRepo:
     async def get(self, settings_id: str) -> PaymentSettings | None:
         row = await self._conn.fetchrow(
             f"SELECT {_COLUMNS} FROM customer_payment_settings WHERE account_id = $1 AND id = $2",
+            self._account,
+            settings_id,
+        )
+        return None if row is None else _settings(row)
+
+    async def lock(self, settings_id: str) -> PaymentSettings | None:
+        """The settings, their row locked for this transaction; changes nothing."""
+        row = await self._conn.fetchrow(
+            "UPDATE customer_payment_settings SET revision = revision"
+            f" WHERE account_id = $1 AND id = $2 RETURNING {_COLUMNS}",
             self._account,
             settings_id,
         )
@@ -68,7 +79,8 @@ class PaymentSettingsRepo:
         self, settings_id: str, provider: PaymentProvider, at: int
     ) -> PaymentSettings | None:
         row = await self._conn.fetchrow(
-            "UPDATE customer_payment_settings SET payment_provider = $3, updated_at = $4"
+            "UPDATE customer_payment_settings SET payment_provider = $3, updated_at = $4,"
+            " revision = revision + 1"
             f" WHERE account_id = $1 AND id = $2 RETURNING {_COLUMNS}",
             self._account,
             settings_id,

@@ -11,6 +11,7 @@ from patron.storage.aliases import AliasRepo
 from patron.storage.contacts import ContactRepo
 from patron.storage.customers import CustomerRepo
 from patron.storage.database import Connection, Database, Dialect
+from patron.storage.events import EventRepo
 from patron.storage.idempotency import IdempotencyRepo
 from patron.storage.organizations import OrganizationRepo
 from patron.storage.payment_settings import PaymentSettingsRepo
@@ -26,12 +27,14 @@ _savepoints = itertools.count(1)
 
 class Unit:
     def __init__(self, conn: Connection, dialect: Dialect, account_id: str) -> None:
+        self.account_id = account_id
         self.customers = CustomerRepo(conn, dialect, account_id)
         self.contacts = ContactRepo(conn, dialect, account_id)
         self.aliases = AliasRepo(conn, dialect, account_id)
         self.organizations = OrganizationRepo(conn, dialect, account_id)
         self.payment_settings = PaymentSettingsRepo(conn, dialect, account_id)
         self.idempotency = IdempotencyRepo(conn, dialect, account_id)
+        self.events = EventRepo(conn, dialect, account_id)
 
 
 class Store:

@@ -172,38 +172,52 @@ class CustomPropertyKeys(Wire):
 
 # -- the version --------------------------------------------------------------------------------
 
+# Patron's own operations (docs/extensions.md): served in every version, since older versions
+# inherit this one's operations.
+PATRON_EXTENSIONS = frozenset(
+    {
+        "patronGetEvents",
+        "patronGetCustomersByIdEvents",
+        "patronPostCustomersByIdRestore",
+        "patronPostCustomersByCustomerContactsByIdRestore",
+    }
+)
+
 
 class V20240730:
     """How version 2024-07-30 reads requests and writes responses."""
 
     name: ClassVar[str] = "2024-07-30"
     # The operations this version serves (Sequence's operationIds).
-    operations: ClassVar[frozenset[str]] = frozenset(
-        {
-            "getCustomers",
-            "postCustomers",
-            "getCustomersById",
-            "putCustomersById",
-            "postCustomersByIdArchive",
-            "getCustomerCustomPropertyKeys",
-            "postCustomerOrganizations",
-            "postCustomerOrganizationsByIdMembers",
-            "putCustomerOrganizationsByIdMembers",
-            "postPaymentsSettingsCustomers",
-            "getPaymentsSettingsCustomersById",
-            "putPaymentsSettingsCustomersById",
-            "deletePaymentsSettingsCustomersById",
-            "getCustomersByCustomerContacts",
-            "postCustomersByCustomerContacts",
-            "putCustomersByCustomerContactsById",
-            "postCustomersByCustomerContactsByIdArchive",
-            "getCustomerAliases",
-            "postCustomerAliases",
-            "putCustomerAliasesById",
-            "deleteCustomerAliasesById",
-            "getCustomersByIdAliases",
-            "getCustomersByAliasByAlias",
-        }
+    operations: ClassVar[frozenset[str]] = (
+        frozenset(
+            {
+                "getCustomers",
+                "postCustomers",
+                "getCustomersById",
+                "putCustomersById",
+                "postCustomersByIdArchive",
+                "getCustomerCustomPropertyKeys",
+                "postCustomerOrganizations",
+                "postCustomerOrganizationsByIdMembers",
+                "putCustomerOrganizationsByIdMembers",
+                "postPaymentsSettingsCustomers",
+                "getPaymentsSettingsCustomersById",
+                "putPaymentsSettingsCustomersById",
+                "deletePaymentsSettingsCustomersById",
+                "getCustomersByCustomerContacts",
+                "postCustomersByCustomerContacts",
+                "putCustomersByCustomerContactsById",
+                "postCustomersByCustomerContactsByIdArchive",
+                "getCustomerAliases",
+                "postCustomerAliases",
+                "putCustomerAliasesById",
+                "deleteCustomerAliasesById",
+                "getCustomersByIdAliases",
+                "getCustomersByAliasByAlias",
+            }
+        )
+        | PATRON_EXTENSIONS
     )
 
     def create_write(self, body: bytes) -> CustomerWrite:

@@ -1,0 +1,112 @@
+"""The event log: appended in the transaction of the change it records, read back by sequence.
+
+`seq` is one strictly increasing number per database, so the table doubles as an outbox: a
+deliverer can walk it in order. Events of one resource are appended under that resource's row
+lock, so their `seq` order is their commit order; across resources, a lower `seq` may commit
+after a higher one (PostgreSQL hands out sequence numbers before commit), which a reader that
+keeps a high-water mark must allow for.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from patron.domain.enums import SortOrder
+from patron.domain.events import Change, Event, EventFilters, EventType, ResourceType
+from patron.domain.listing import Position
+from patron.storage.database import Connection, Dialect, Row
+
+_COLUMNS = (
+    "seq, id, account_id, resource_type, resource_id, customer_id, type, occurred_at, actor,"
+    " reason, resource, changes"
+)
+
+
+def _event(row: Row) -> Event:
+    return Event(
+        id=row["id"],
+        sequence=int(row["seq"]),
+        account_id=row["account_id"],
+        type=EventType(row["type"]),
+        resource_type=ResourceType(row["resource_type"]),
+        resource_id=row["resource_id"],
+        customer_id=row["customer_id"],
+        occurred_at=row["occurred_at"],
+        actor=row["actor"],
+        reason=row["reason"],
+        resource=json.loads(row["resource"]),
+        changes=[Change(c["path"], c["from"], c["to"]) for c in json.loads(row["changes"])],
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class EventRepo:
+    def __init__(self, conn: Connection, dialect: Dialect, account_id: str) -> None:
+        self._conn = conn
+        self._any = dialect.any_of
+        self._account = account_id
+
+    async def append(self, event: Event) -> None:
+        assert event.account_id == self._account
+        await self._conn.execute(
+            "INSERT INTO events (id, account_id, resource_type, resource_id, customer_id, type,"
+            " occurred_at, actor, reason, resource, changes)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            event.id,
+            self._account,
+            event.resource_type.value,
+            event.resource_id,
+            event.customer_id,
+            event.type.value,
+            event.occurred_at,
+            event.actor,
+            event.reason,
+            _json(event.resource),
+            _json([{"path": c.path, "from": c.before, "to": c.after} for c in event.changes]),
+        )
+
+    def _where(self, filters: EventFilters, args: list[Any]) -> str:
+        def bind(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        where = ["account_id = $1"]
+        if filters.types:
+            where.append(f"type {self._any(bind(sorted(t.value for t in filters.types)))}")
+        if filters.resource_type is not None:
+            where.append(f"resource_type = {bind(filters.resource_type.value)}")
+        if filters.resource_id is not None:
+            where.append(f"resource_id = {bind(filters.resource_id)}")
+        if filters.customer_id is not None:
+            where.append(f"customer_id = {bind(filters.customer_id)}")
+        if filters.since is not None:
+            where.append(f"occurred_at >= {bind(filters.since)}")
+        return " AND ".join(where)
+
+    async def count(self, filters: EventFilters) -> int:
+        args: list[Any] = [self._account]
+        where = self._where(filters, args)
+        return int(await self._conn.fetchval(f"SELECT count(*) FROM events WHERE {where}", *args))
+
+    async def page(
+        self, filters: EventFilters, *, forward: bool, start: Position | None, limit: int
+    ) -> list[tuple[Position, Event]]:
+        """Like `CustomerRepo.page`, in sequence order (`filters.order`)."""
+        args: list[Any] = [self._account]
+        where = self._where(filters, args)
+        ascending = (filters.order is SortOrder.ASC) == forward
+        if start is not None:
+            args.append(int(start.value))
+            where += f" AND seq {'>' if ascending else '<'} ${len(args)}"
+        direction = "ASC" if ascending else "DESC"
+        args.append(limit)
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY seq {direction}"
+            f" LIMIT ${len(args)}",
+            *args,
+        )
+        return [(Position(int(r["seq"]), r["id"]), _event(r)) for r in rows]
