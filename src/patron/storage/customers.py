@@ -313,9 +313,11 @@ class CustomerRepo:
             )
         if filters.alias is not None:
             value = bind(filters.alias)
+            # One IN over a union, not `c.id = $n OR c.id IN (...)`: PostgreSQL plans that OR
+            # as a sequential scan of customers (tests/storage/test_postgres_plans.py).
             where.append(
-                f"(c.id = {value} OR c.id IN (SELECT customer_id FROM aliases"
-                f" WHERE account_id = $1 AND value = {value} AND deleted_at IS NULL))"
+                f"c.id IN (SELECT CAST({value} AS TEXT) UNION ALL SELECT customer_id FROM aliases"
+                f" WHERE account_id = $1 AND value = {value} AND deleted_at IS NULL)"
             )
         return " AND ".join(where)
 
