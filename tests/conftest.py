@@ -129,3 +129,15 @@ def contract_dir() -> Path:
     return Path(
         os.environ.get("PATRON_CONTRACT_DIR", Path(__file__).parents[2] / "shared/contract")
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL's plan tests run in the PostgreSQL pass (`make test-postgres`); on SQLite they are
+    deselected, not skipped: SQLite's plans have their own test (tests/storage/test_query_plans.py).
+    """
+    if (os.environ.get("PATRON_TEST_DATABASE_URL") or "").startswith("postgres"):
+        return
+    dropped = [item for item in items if item.get_closest_marker("postgres_plans")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres_plans")]

@@ -48,6 +48,10 @@ class CredentialService:
         self._cache_key = os.urandom(32)
         self._cache: dict[str, _Verified] = {}
         self._cache_seconds = cache_seconds
+        # Verifications running now, by digest: requests arriving together with the same client id
+        # and secret share one Argon2 run (each holds ~64 MB while it runs; 32 of them at once
+        # after the cache entry expires took a worker past 450 MB under load).
+        self._verifying: dict[bytes, asyncio.Future[Credential]] = {}
 
     async def create(
         self, account_name: str, *, api_version: str | None = None
@@ -89,6 +93,26 @@ class CredentialService:
             if hmac.compare_digest(cached.digest, digest):
                 return cached.credential
             raise Unauthenticated(_BAD_CREDENTIALS)
+        running = self._verifying.get(digest)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[Credential] = asyncio.get_running_loop().create_future()
+        self._verifying[digest] = future
+        try:
+            credential = await self._verify(client_id, secret, digest)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # marked retrieved: no warning when nobody else waited
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            del self._verifying[digest]
+        future.set_result(credential)
+        return credential
+
+    async def _verify(self, client_id: str, secret: str, digest: bytes) -> Credential:
         found = await self._accounts.credential_with_hash(client_id)
         if found is None:
             raise Unauthenticated(_BAD_CREDENTIALS)

@@ -55,10 +55,22 @@ async def assemble(unit: Unit, rows: Sequence[Row]) -> list[Customer]:
 
 
 async def load(unit: Unit, customer_id: str) -> Customer:
-    rows = await unit.customers.rows([customer_id])
-    if customer_id not in rows:
+    found = await unit.customers.whole(customer_id)
+    if found is None:
         raise _not_found(customer_id)
-    return (await assemble(unit, [rows[customer_id]]))[0]
+    row, parts = found
+    organizations = (
+        (await unit.organizations.of_customers([customer_id]))[customer_id]
+        if parts.in_organization
+        else []
+    )
+    return customer_from_row(
+        row,
+        contacts=parts.contacts,
+        integration_ids=parts.integration_ids,
+        organizations=organizations,
+        custom_properties=parts.custom_properties,
+    )
 
 
 def with_pushes(

@@ -9,10 +9,11 @@ from patron.domain.enums import BillingPreference
 from patron.domain.ids import new_id
 from patron.storage.database import Connection, Dialect, Row
 
-_COLUMNS = (
-    "id, customer_id, name, email, billing_preference, created_at, updated_at, archived_at,"
-    " revision"
-)
+CONTACT_FIELDS = (
+    "id", "customer_id", "name", "email", "billing_preference", "created_at", "updated_at",
+    "archived_at", "revision",
+)  # fmt: skip
+_COLUMNS = ", ".join(CONTACT_FIELDS)
 
 
 def contact_from_row(row: Row) -> Contact:
