@@ -20,7 +20,7 @@ from patron.api.endpoint import json_response
 from patron.api.errors import MethodNotAllowed, error_response
 from patron.api.middleware import RequestContext
 from patron.api.openapi import document
-from patron.api.routes import api_routes
+from patron.api.routes import allowed_methods, api_routes
 from patron.api.state import Services
 from patron.api.throttle import FailedAuthDelay, RateLimiter
 from patron.api.wire.snapshots import WireSnapshots
@@ -82,7 +82,15 @@ async def build_services(
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     error: PatronError
+    headers = dict(exc.headers or {})
     if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        if not allowed:
+            # The path exists only in other API versions.
+            return error_response(
+                NotFound(f"No such endpoint: {request.method} {request.url.path}")
+            )
+        headers["Allow"] = ", ".join(allowed)
         error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
     elif exc.status_code == 404:
         error = NotFound(f"No such endpoint: {request.method} {request.url.path}")
@@ -90,8 +98,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = PatronError(str(exc.detail))
     response = error_response(error)
     response.status_code = exc.status_code
-    if exc.headers:
-        response.headers.update(exc.headers)
+    response.headers.update(headers)
     return response
 
 

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from patron.api.routes import OPERATIONS
 from patron.api.state import Services
 from patron.api.throttle import FailedAuthDelay
+from patron.api.versions import LATEST
 from patron.app import create_app
 from patron.domain.errors import PatronError
 from tests.factories import customer_body, make_customer
@@ -195,7 +196,12 @@ class TestOpenAPI:
             for path, methods in document["paths"].items()
             for method, spec in methods.items()
         }
-        assert served == {(op.method, op.path, op.operation_id) for op in OPERATIONS}
+        # The document describes the latest version; the contracts describe the older ones.
+        assert served == {
+            (op.method, op.path, op.operation_id)
+            for op in OPERATIONS
+            if op.operation_id in LATEST.operations
+        }
         create = document["paths"]["/customers"]["post"]
         schema_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         schema = document["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]

@@ -1,5 +1,9 @@
 """Patron's own OpenAPI 3 document, generated from the operation table and the wire structs, so it
-cannot drift from the code."""
+cannot drift from the code.
+
+It describes the latest API version (the one a request without `Sequence-Version` gets, shapes and
+operations); older versions are described by Sequence's contract of each (docs/api.md). Every
+response is in it: each error status Patron can answer, and the headers it adds."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import msgspec
 
 from patron.api.errors import ErrorEnvelope
 from patron.api.routes import OPERATIONS
-from patron.api.versions import LATEST, VERSIONS
+from patron.api.versions import LATEST
 from patron.domain.events import ResourceType
 
 _REF = "#/components/schemas/{name}"
@@ -18,10 +22,43 @@ _ERRORS = {
     "400": "Invalid request (field errors listed) or unknown API version",
     "401": "Missing, malformed, wrong or revoked credentials",
     "404": "No such record in this account, or no such operation in this version",
-    "409": "Conflicts with existing data",
+    "405": "Method not served on this path (the Allow header lists those that are)",
+    "409": "Conflicts with existing data, or a request with the same Idempotency-Key is running",
     "412": "If-Match names a revision the resource is no longer at (Patron extension)",
     "413": "Body over the size limit",
     "415": "Body is not JSON",
+    "429": "Over the credential's rate limit (when one is set); retry after Retry-After seconds",
+}
+
+# Headers on every response of an operation.
+_HEADERS: dict[str, Any] = {
+    "Sequence-Version": {
+        "description": "The API version the request was answered in",
+        "schema": {"type": "string"},
+    },
+    "X-Request-Id": {
+        "description": "The request's id (the caller's X-Request-Id when well-formed), as logged",
+        "schema": {"type": "string"},
+    },
+}
+# Headers on some responses only.
+_STATUS_HEADERS: dict[str, dict[str, Any]] = {
+    "401": {
+        "WWW-Authenticate": {"description": "HTTP Basic challenge", "schema": {"type": "string"}}
+    },
+    "405": {"Allow": {"description": "The methods served", "schema": {"type": "string"}}},
+    "429": {
+        "Retry-After": {
+            "description": "Seconds until the next request is allowed",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "`true` when the answer is replayed for a repeated Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
 }
 
 _PAGE: list[tuple[str, dict[str, Any]]] = [
@@ -68,7 +105,7 @@ def _parameters(path: str, operation_id: str) -> list[dict[str, Any]]:
             "name": "Sequence-Version",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "enum": sorted(VERSIONS)},
+            "schema": {"type": "string", "enum": [LATEST.name]},
         }
     )
     if operation_id == "getCustomers":
@@ -101,8 +138,9 @@ def _conditional(method: str) -> list[dict[str, Any]]:
 
 
 def document() -> dict[str, Any]:
+    served = [op for op in OPERATIONS if op.operation_id in LATEST.operations]
     types: list[Any] = [ErrorEnvelope]
-    for op in OPERATIONS:
+    for op in served:
         types.append(op.response)
         if op.request is not None:
             types.append(op.request)
@@ -110,15 +148,24 @@ def document() -> dict[str, Any]:
     refs = dict(zip(types, schemas, strict=True))
     error = {"application/json": {"schema": refs[ErrorEnvelope]}}
     paths: dict[str, dict[str, Any]] = {}
-    for op in OPERATIONS:
+    for op in served:
+        replayed = _REPLAYED if op.method == "POST" else {}
         responses: dict[str, Any] = {
             str(op.success): {
                 "description": "OK",
+                "headers": {**_HEADERS, **replayed},
                 "content": {"application/json": {"schema": refs[op.response]}},
             }
         }
         responses.update(
-            {code: {"description": d, "content": error} for code, d in _ERRORS.items()}
+            {
+                code: {
+                    "description": d,
+                    "headers": {**_HEADERS, **replayed, **_STATUS_HEADERS.get(code, {})},
+                    "content": error,
+                }
+                for code, d in _ERRORS.items()
+            }
         )
         spec: dict[str, Any] = {
             "operationId": op.operation_id,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
+from functools import cache
 
-from starlette.routing import Route
+from starlette.requests import Request
+from starlette.routing import Route, compile_path
 
 from patron.api import aliases, contacts, customers, events, organizations, payment_settings
 from patron.api.endpoint import Handler, operation
+from patron.api.versions import LATEST, VERSION_HEADER, VERSIONS
 from patron.api.wire import aliases as alias_wire
 from patron.api.wire import contacts as contact_wire
 from patron.api.wire import events as event_wire
@@ -330,6 +334,26 @@ OPERATIONS += [
     for op in OPERATIONS
     if op.operation_id in _SETTINGS_2024_01_01
 ]
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods served at the request's path in the request's API version (`Sequence-Version`,
+    else the latest: a 405 is answered before authentication, so a credential's pinned version is
+    not known), for the Allow header of a 405."""
+    version = VERSIONS.get(request.headers.get(VERSION_HEADER, "").strip(), LATEST)
+    path = request.url.path.removeprefix("/api")
+    methods: set[str] = set()
+    for op in OPERATIONS:
+        if op.operation_id in version.operations and _pattern(op).fullmatch(path):
+            methods.add(op.method)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+@cache
+def _pattern(op: Operation) -> re.Pattern[str]:
+    return compile_path(op.route or op.path)[0]
 
 
 def api_routes() -> list[Route]:

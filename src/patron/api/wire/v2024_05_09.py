@@ -51,6 +51,13 @@ Aliases = Annotated[list[AliasValue], msgspec.Meta(max_length=limits.ALIASES_MAX
 # -- requests ---------------------------------------------------------------------------------
 
 
+class IntegrationIdIn20240509(IntegrationIdIn, kw_only=True):
+    """This version's request items also name `lastSynced`: checked as text, then ignored (the
+    time of the last sync is Patron's to record, not the caller's)."""
+
+    last_synced: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
 class CreateCustomerRequest(Wire):
     """Create and update share this shape in 2024-05-09 (both fully required)."""
 
@@ -65,7 +72,10 @@ class CreateCustomerRequest(Wire):
     label: OptionalText | None = None
     customer_aliases: Aliases | None = None
     integration_ids: (
-        Annotated[list[IntegrationIdIn], msgspec.Meta(max_length=limits.INTEGRATION_IDS_MAX)] | None
+        Annotated[
+            list[IntegrationIdIn20240509], msgspec.Meta(max_length=limits.INTEGRATION_IDS_MAX)
+        ]
+        | None
     ) = None
 
     def integration_drafts(self) -> list[IntegrationIdDraft] | None:
