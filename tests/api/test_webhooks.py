@@ -19,10 +19,10 @@ from patron.domain.notifications import (
     host_denied,
     recipient_problem,
 )
-from patron.services.dispatcher import DispatchSettings, Dispatcher
+from patron.services.dispatcher import Dispatcher, DispatchSettings
 from patron.webhook_sender import HttpSender
 from tests.factories import customer_body, make_customer
-from tests.webhook_receiver import Receiver, Received, verify_sequence, verify_standard
+from tests.webhook_receiver import Received, Receiver, verify_sequence, verify_standard
 
 FAST = DispatchSettings(
     timeout_seconds=2,
@@ -324,7 +324,9 @@ class TestDelivery:
             assert record["lastStatusCode"] == 200
             assert "deliveredAt" in record
             codes = [a.get("statusCode") for a in record["attemptHistory"]]
-            assert codes[-1] == 200 and 503 in codes and codes[0] is None
+            assert codes[-1] == 200
+            assert 503 in codes
+            assert codes[0] is None
             # Every attempt of the delivery carried the same webhook-id: the record's id.
             assert {r.webhook_id for r in down.snapshot()} == {record["id"]}
             # Nothing secret in the record.
@@ -425,7 +427,8 @@ class TestDelivery:
         await make_customer(client)
         await client.delete(f"/notifications/policies/{policy['id']}")
         items = (await client.get("/notifications/deliveries")).json()["items"]
-        assert items and {d["status"] for d in items} == {"CANCELLED"}
+        assert items
+        assert {d["status"] for d in items} == {"CANCELLED"}
         response = await client.post(f"/notifications/deliveries/{items[0]['id']}/redeliver")
         assert response.status_code == 400
 
@@ -482,7 +485,8 @@ class TestDeliveryList:
         assert [d["id"] for d in oldest["items"]] == seen[::-1]
         first = oldest["items"][0]
         assert first["status"] == "PENDING"
-        assert first["attempts"] == 0 and first["attemptHistory"] == []
+        assert first["attempts"] == 0
+        assert first["attemptHistory"] == []
         assert first["recipient"] == down.url
         assert "webhookSecret" not in str(everything)
 

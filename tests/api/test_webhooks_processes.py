@@ -78,7 +78,8 @@ def test_killed_mid_delivery_then_restarted(
             got = receiver.snapshot()
             ids = [r.webhook_id for r in got]
             assert ids.count(held_id) == 2, "the claimed delivery was sent again after the crash"
-            assert ids.index(held_id) == 0 and ids[1] == held_id  # still first for its resource
+            assert ids.index(held_id) == 0
+            assert ids[1] == held_id
             assert [r.json["notificationType"] for r in got][-1] == "CUSTOMER_UPDATED"
             assert all(verify_standard(policy["webhookSecret"], r) for r in got)
             deadline = time.monotonic() + 15
