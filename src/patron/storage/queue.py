@@ -50,6 +50,16 @@ class DeliveryQueue:
         self._db = db
 
     async def claim(self, now: int, limit: int, lease_until: int) -> list[Claimed]:
+        # A plain read first: an idle dispatcher polls often, and should not open a write
+        # transaction (SQLite's single write lock) each time to find nothing.
+        async with self._db.read() as conn:
+            due = await conn.fetchval(
+                "SELECT 1 FROM webhook_deliveries WHERE status = 'PENDING'"
+                " AND next_attempt_at <= $1 LIMIT 1",
+                now,
+            )
+        if due is None:
+            return []
         lock = " FOR UPDATE OF d SKIP LOCKED" if self._db.dialect.name == "postgresql" else ""
         any_of = self._db.dialect.any_of
         async with self._db.transaction() as conn:
