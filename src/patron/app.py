@@ -30,15 +30,19 @@ from patron.services.aliases import AliasService
 from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.dispatcher import Dispatcher, DispatchSettings
 from patron.services.events import EventService
 from patron.services.history import History
 from patron.services.idempotency import IdempotencyService
+from patron.services.notifications import NotificationService
 from patron.services.organizations import OrganizationService
 from patron.services.payment_settings import PaymentSettingsService
 from patron.storage import open_database
 from patron.storage.accounts import AccountStore
 from patron.storage.database import Database
+from patron.storage.queue import DeliveryQueue
 from patron.storage.unit import Store
+from patron.webhook_sender import HttpSender
 
 # Expired keys are only dead weight (a request ignores them), so a slow, steady purge is enough.
 IDEMPOTENCY_PURGE_SECONDS = 60.0
@@ -66,6 +70,8 @@ async def build_services(
         contacts=ContactService(store, history),
         aliases=AliasService(store, history),
         events=EventService(store),
+        notifications=NotificationService(store, deny_private=settings.webhook_deny_private),
+        delivery_queue=DeliveryQueue(db),
         idempotency=IdempotencyService(
             store,
             ttl_seconds=settings.idempotency_ttl_seconds,
@@ -102,14 +108,52 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+def dispatch_settings(settings: Settings) -> DispatchSettings:
+    return DispatchSettings(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        backoff_base_seconds=settings.webhook_backoff_base_seconds,
+        backoff_max_seconds=settings.webhook_backoff_max_seconds,
+        retry_seconds=settings.webhook_retry_seconds,
+        poll_seconds=settings.webhook_poll_seconds,
+        concurrency=settings.webhook_concurrency,
+    )
+
+
+@asynccontextmanager
+async def delivering(settings: Settings, queue: DeliveryQueue) -> AsyncIterator[Dispatcher]:
+    """A webhook dispatcher running in the background for as long as the block lasts."""
+    sender = HttpSender(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        deny_private=settings.webhook_deny_private,
+    )
+    dispatcher = Dispatcher(queue, sender, dispatch_settings(settings))
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop), name="webhook-dispatcher")
+    try:
+        yield dispatcher
+    finally:
+        stop.set()
+        # An attempt in flight is given its timeout to finish; if cut short, its claim's lease
+        # ends and it is sent again (at least once).
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=settings.webhook_timeout_seconds + 1)
+        await sender.close()
+
+
 @asynccontextmanager
 async def _housekeeping(services: Services) -> AsyncIterator[None]:
-    """Background work for as long as the app serves: purging expired idempotency keys."""
+    """Background work for as long as the app serves: purging expired idempotency keys, and
+    delivering webhooks unless a separate `patron worker` does (PATRON_WEBHOOK_DISPATCHER)."""
     purger = asyncio.create_task(
         services.idempotency.purge_periodically(IDEMPOTENCY_PURGE_SECONDS), name="purge-keys"
     )
     try:
-        yield
+        async with contextlib.AsyncExitStack() as stack:
+            if services.settings.webhook_dispatcher:
+                await stack.enter_async_context(
+                    delivering(services.settings, services.delivery_queue)
+                )
+            yield
     finally:
         purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):

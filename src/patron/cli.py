@@ -87,6 +87,36 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Deliver webhooks until SIGTERM or SIGINT, as a process of its own (docs/webhooks.md)."""
+    import logging.config
+    import signal
+
+    from patron.app import delivering
+    from patron.logs import log_config
+    from patron.storage.queue import DeliveryQueue
+
+    if settings.database_url.startswith("sqlite:"):
+        migrate(settings.database_url)
+    logging.config.dictConfig(log_config(settings.log_level))
+
+    async def run() -> None:
+        db = await open_database(settings.database_url, pool_min=1, pool_max=3)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            async with delivering(settings, DeliveryQueue(db)):
+                print("patron worker: delivering webhooks", file=sys.stderr, flush=True)
+                await stop.wait()
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     migrate(settings.database_url)
     print(f"Database at {_safe_url(settings.database_url)} is up to date.")
@@ -243,6 +273,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (env PATRON_PORT, default 8000)")
     serve.add_argument("--workers", type=int, help="processes (env PATRON_WORKERS, default 1)")
     serve.set_defaults(run=cmd_serve)
+
+    sub.add_parser(
+        "worker", help="deliver webhooks as a process of its own (docs/webhooks.md)"
+    ).set_defaults(run=cmd_worker)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         run=cmd_migrate

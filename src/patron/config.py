@@ -32,6 +32,17 @@ def _float(name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, not {raw!r}") from exc
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"{name} must be true or false, not {raw!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -54,6 +65,15 @@ class Settings:
     request_read_timeout_seconds: float = 15.0
     keep_alive_seconds: int = 5
     max_connections: int = 1000
+    # Webhooks (docs/webhooks.md): the embedded dispatcher, attempts, retries, the deny-list.
+    webhook_dispatcher: bool = True
+    webhook_timeout_seconds: float = 10.0
+    webhook_backoff_base_seconds: float = 5.0
+    webhook_backoff_max_seconds: float = 3600.0
+    webhook_retry_seconds: float = 86400.0
+    webhook_poll_seconds: float = 1.0
+    webhook_concurrency: int = 10
+    webhook_deny_private: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -75,6 +95,14 @@ class Settings:
             request_read_timeout_seconds=_float("PATRON_REQUEST_READ_TIMEOUT_SECONDS", 15.0),
             keep_alive_seconds=_int("PATRON_KEEP_ALIVE_SECONDS", 5),
             max_connections=_int("PATRON_MAX_CONNECTIONS", 1000),
+            webhook_dispatcher=_bool("PATRON_WEBHOOK_DISPATCHER", True),
+            webhook_timeout_seconds=_float("PATRON_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            webhook_backoff_base_seconds=_float("PATRON_WEBHOOK_BACKOFF_BASE_SECONDS", 5.0),
+            webhook_backoff_max_seconds=_float("PATRON_WEBHOOK_BACKOFF_MAX_SECONDS", 3600.0),
+            webhook_retry_seconds=_float("PATRON_WEBHOOK_RETRY_SECONDS", 86400.0),
+            webhook_poll_seconds=_float("PATRON_WEBHOOK_POLL_SECONDS", 1.0),
+            webhook_concurrency=_int("PATRON_WEBHOOK_CONCURRENCY", 10),
+            webhook_deny_private=_bool("PATRON_WEBHOOK_DENY_PRIVATE", False),
         )
 
     def but(self, **changes: Any) -> Settings:

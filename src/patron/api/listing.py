@@ -14,6 +14,7 @@ from patron.domain.enums import BillingStatus, SortOrder
 from patron.domain.errors import FieldError, Invalid
 from patron.domain.events import EventFilters, EventType, ResourceType
 from patron.domain.listing import CustomerFilters, Page, PageRequest, Position, SortKey
+from patron.domain.notifications import DeliveryFilters, DeliveryStatus
 
 _SORT_FIELDS = ("createdAt", "legalName")
 _PROPERTY_PREFIX = "customProperties."
@@ -192,3 +193,23 @@ def event_list_request(call: Call) -> tuple[EventFilters, PageRequest]:
         order=order,
     )
     return filters, page_request(call, params, SortKey("sequence", order), scope=EVENTS)
+
+
+# -- webhook deliveries (Patron extension) -----------------------------------------------------
+
+DELIVERIES = "deliveries"  # the delivery list's cursor scope
+
+
+def delivery_list_request(call: Call) -> tuple[DeliveryFilters, PageRequest]:
+    """`status`, `policyId`, `eventId`, `resourceId`, `notificationType`, `sortOrder` (DESC,
+    newest first, by default), by creation."""
+    params = _Params(call)
+    order = params.choice("sortOrder", {o.value: o for o in SortOrder}) or SortOrder.DESC
+    filters = DeliveryFilters(
+        status=params.choice("status", {s.value: s for s in DeliveryStatus}),
+        policy_id=params.text("policyId"),
+        event_id=params.text("eventId"),
+        resource_id=params.text("resourceId"),
+        notification_type=params.text("notificationType"),
+    )
+    return filters, page_request(call, params, SortKey("createdAt", order), scope=DELIVERIES)

@@ -16,6 +16,7 @@ from patron.api.errors import ErrorEnvelope
 from patron.api.routes import OPERATIONS
 from patron.api.versions import LATEST
 from patron.domain.events import ResourceType
+from patron.domain.notifications import DeliveryStatus
 
 _REF = "#/components/schemas/{name}"
 _ERRORS = {
@@ -75,7 +76,17 @@ _EVENTS: list[tuple[str, dict[str, Any]]] = [
     ("sortOrder", {"type": "string", "enum": ["ASC", "DESC"]}),
     *_PAGE,
 ]
+_DELIVERIES: list[tuple[str, dict[str, Any]]] = [
+    ("status", {"type": "string", "enum": [s.value for s in DeliveryStatus]}),
+    ("policyId", {"type": "string"}),
+    ("eventId", {"type": "string"}),
+    ("resourceId", {"type": "string"}),
+    ("notificationType", {"type": "string"}),
+    ("sortOrder", {"type": "string", "enum": ["ASC", "DESC"]}),
+    *_PAGE,
+]
 _QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "patronGetNotificationsDeliveries": _DELIVERIES,
     "getCustomerAliases": [("value", {"type": "string"}), *_PAGE],
     "getCustomersByCustomerContacts": [("includeArchived", {"type": "boolean"})],
     "patronGetEvents": _EVENTS,

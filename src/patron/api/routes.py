@@ -9,12 +9,21 @@ from functools import cache
 from starlette.requests import Request
 from starlette.routing import Route, compile_path
 
-from patron.api import aliases, contacts, customers, events, organizations, payment_settings
+from patron.api import (
+    aliases,
+    contacts,
+    customers,
+    events,
+    notifications,
+    organizations,
+    payment_settings,
+)
 from patron.api.endpoint import Handler, operation
 from patron.api.versions import LATEST, VERSION_HEADER, VERSIONS
 from patron.api.wire import aliases as alias_wire
 from patron.api.wire import contacts as contact_wire
 from patron.api.wire import events as event_wire
+from patron.api.wire import notifications as notification_wire
 from patron.api.wire import organizations as org_wire
 from patron.api.wire import payment_settings as settings_wire
 from patron.api.wire import v2024_05_09 as v20240509
@@ -312,6 +321,63 @@ OPERATIONS += [
         events.list_events,
         "List the account's change history",
         event_wire.ListEventsResponse,
+        tag=EXTENSIONS_TAG,
+    ),
+    # Webhooks: Sequence's notification policies shape (docs/webhooks.md), patron-prefixed ids.
+    Operation(
+        "POST",
+        "/notifications/policies",
+        "patronPostNotificationsPolicies",
+        notifications.create_policy,
+        "Create a notification policy (webhook endpoint)",
+        notification_wire.NotificationPolicyOut,
+        success=201,
+        request=notification_wire.CreateNotificationPolicyRequest,
+        tag=EXTENSIONS_TAG,
+    ),
+    Operation(
+        "GET",
+        "/notifications/policies",
+        "patronGetNotificationsPolicies",
+        notifications.list_policies,
+        "List notification policies",
+        notification_wire.ListNotificationPoliciesResponse,
+        tag=EXTENSIONS_TAG,
+    ),
+    Operation(
+        "GET",
+        "/notifications/policies/{id}",
+        "patronGetNotificationsPoliciesById",
+        notifications.get_policy,
+        "Get a notification policy",
+        notification_wire.NotificationPolicyOut,
+        tag=EXTENSIONS_TAG,
+    ),
+    Operation(
+        "DELETE",
+        "/notifications/policies/{id}",
+        "patronDeleteNotificationsPoliciesById",
+        notifications.delete_policy,
+        "Delete a notification policy (its pending deliveries are cancelled)",
+        notification_wire.NotificationPolicyOut,
+        tag=EXTENSIONS_TAG,
+    ),
+    Operation(
+        "GET",
+        "/notifications/deliveries",
+        "patronGetNotificationsDeliveries",
+        notifications.list_deliveries,
+        "List webhook deliveries and their attempts",
+        notification_wire.ListDeliveriesResponse,
+        tag=EXTENSIONS_TAG,
+    ),
+    Operation(
+        "POST",
+        "/notifications/deliveries/{id}/redeliver",
+        "patronPostNotificationsDeliveriesByIdRedeliver",
+        notifications.redeliver,
+        "Send a webhook delivery again (same webhook-id)",
+        notification_wire.DeliveryOut,
         tag=EXTENSIONS_TAG,
     ),
 ]

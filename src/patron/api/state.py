@@ -13,8 +13,10 @@ from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
 from patron.services.events import EventService
 from patron.services.idempotency import IdempotencyService
+from patron.services.notifications import NotificationService
 from patron.services.organizations import OrganizationService
 from patron.services.payment_settings import PaymentSettingsService
+from patron.storage.queue import DeliveryQueue
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,9 @@ class Services:
     aliases: AliasService
     idempotency: IdempotencyService
     events: EventService
+    notifications: NotificationService
+    # The webhook outbox, for the dispatcher the app runs (docs/webhooks.md).
+    delivery_queue: DeliveryQueue
     # Abuse limits, per process (api/throttle.py); no rate limiter when the limit is off.
     rate_limiter: RateLimiter | None = None
     auth_failures: FailedAuthDelay = field(default_factory=FailedAuthDelay)

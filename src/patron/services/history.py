@@ -59,22 +59,22 @@ class History:
         changes = diff(after, {}) if gone else diff(before or {}, after)
         if not changes:
             return False
-        await unit.events.append(
-            Event(
-                id=new_id(),
-                sequence=0,
-                account_id=unit.account_id,
-                type=kind,
-                resource_type=kind.resource_type,
-                resource_id=resource_id,
-                customer_id=customer_id,
-                occurred_at=at,
-                actor=actor.client_id,
-                reason=actor.reason,
-                resource=after,
-                changes=changes,
-            )
+        event = Event(
+            id=new_id(),
+            sequence=0,
+            account_id=unit.account_id,
+            type=kind,
+            resource_type=kind.resource_type,
+            resource_id=resource_id,
+            customer_id=customer_id,
+            occurred_at=at,
+            actor=actor.client_id,
+            reason=actor.reason,
+            resource=after,
+            changes=changes,
         )
+        # The webhook deliveries it makes commit with it (docs/webhooks.md).
+        await unit.notifications.enqueue(event, await unit.events.append(event))
         return True
 
     def customer_changed(self, before: Customer, after: Customer) -> bool:

@@ -40,6 +40,11 @@ def _event(row: Row) -> Event:
     )
 
 
+# For readers elsewhere (the webhook queue reads the events it delivers).
+EVENT_COLUMNS = _COLUMNS
+event_of_row = _event
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -50,12 +55,13 @@ class EventRepo:
         self._any = dialect.any_of
         self._account = account_id
 
-    async def append(self, event: Event) -> None:
+    async def append(self, event: Event) -> int:
+        """Appends the event; answers its `seq`."""
         assert event.account_id == self._account
-        await self._conn.execute(
+        seq = await self._conn.fetchval(
             "INSERT INTO events (id, account_id, resource_type, resource_id, customer_id, type,"
             " occurred_at, actor, reason, resource, changes)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
             event.id,
             self._account,
             event.resource_type.value,
@@ -68,6 +74,7 @@ class EventRepo:
             _json(event.resource),
             _json([{"path": c.path, "from": c.before, "to": c.after} for c in event.changes]),
         )
+        return int(seq)
 
     def _where(self, filters: EventFilters, args: list[Any]) -> str:
         def bind(value: Any) -> str:

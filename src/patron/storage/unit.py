@@ -13,6 +13,7 @@ from patron.storage.customers import CustomerRepo
 from patron.storage.database import Connection, Database, Dialect
 from patron.storage.events import EventRepo
 from patron.storage.idempotency import IdempotencyRepo
+from patron.storage.notifications import NotificationRepo
 from patron.storage.organizations import OrganizationRepo
 from patron.storage.payment_settings import PaymentSettingsRepo
 
@@ -35,6 +36,7 @@ class Unit:
         self.payment_settings = PaymentSettingsRepo(conn, dialect, account_id)
         self.idempotency = IdempotencyRepo(conn, dialect, account_id)
         self.events = EventRepo(conn, dialect, account_id)
+        self.notifications = NotificationRepo(conn, dialect, account_id)
 
 
 class Store:

@@ -180,6 +180,12 @@ PATRON_EXTENSIONS = frozenset(
         "patronGetCustomersByIdEvents",
         "patronPostCustomersByIdRestore",
         "patronPostCustomersByCustomerContactsByIdRestore",
+        "patronPostNotificationsPolicies",
+        "patronGetNotificationsPolicies",
+        "patronGetNotificationsPoliciesById",
+        "patronDeleteNotificationsPoliciesById",
+        "patronGetNotificationsDeliveries",
+        "patronPostNotificationsDeliveriesByIdRedeliver",
     }
 )
 
