@@ -475,7 +475,13 @@ def test_acknowledged_writes_survive_sigkill(database_url: str, tmp_path: Path) 
         for thread in threads:
             thread.start()
         for _ in range(KILLS):
-            time.sleep(rng.uniform(0.3, 1.2))
+            # Kill once the load has had some writes answered since the last start, at a random
+            # moment after: on a busy machine a fixed interval could kill before any write.
+            wanted = journal.acknowledged + 3
+            deadline = time.monotonic() + 30
+            while journal.acknowledged < wanted and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 0.6))
             server.kill()
             server.start()
         time.sleep(0.5)

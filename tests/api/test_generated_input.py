@@ -118,10 +118,11 @@ def fuzz_credentials(database_url: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def fuzz_app(database_url: str) -> Starlette:
     """The app as served (its lifespan opens the database), without the failed-authentication
-    delay, which would only slow the run down."""
+    delay, which would only slow the run down, and without the webhook dispatcher: generated
+    notification policies name made-up recipients, and no test may send traffic off this host."""
     return create_app(
         Settings(database_url=database_url, pool_min=1, pool_max=4).but(
-            auth_failure_delay_max_seconds=0.0
+            auth_failure_delay_max_seconds=0.0, webhook_dispatcher=False
         )
     )
 

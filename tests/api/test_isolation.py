@@ -42,6 +42,12 @@ class World:
     async def build(self) -> None:
         tag = uuid.uuid4().hex[:10]
         self.alias_value = f"iso-{tag}"
+        # First, so that every later write of A's makes a delivery (to a closed local port).
+        policy = await self.a.post(
+            "/notifications/policies",
+            json={"name": f"A-{tag}", "channel": "WEBHOOK", "recipients": ["http://127.0.0.1:9/a"]},
+        )
+        assert policy.status_code == 201, policy.text
         customer = await make_customer(
             self.a, customerAliases=[self.alias_value], legalName=f"A-first-{tag}"
         )
@@ -68,7 +74,11 @@ class World:
             "alias": alias["id"],
             "organization": org.json()["id"],
             "settings": settings.json()["id"],
+            "policy": policy.json()["id"],
         }
+        deliveries = (await self.a.get("/notifications/deliveries")).json()["items"]
+        assert deliveries
+        self.ids["delivery"] = deliveries[0]["id"]
         page = await self.a.get("/customers", params={"limit": 1})
         self.customer_cursor = page.json()["pagination"]["after"]
         page = await self.a.get("/customer-aliases", params={"limit": 1})
@@ -101,6 +111,10 @@ def _path_values(op: Operation, ids: dict[str, str], alias_value: str) -> dict[s
             values["id"] = ids["alias"]
         elif path.startswith("/customer-organizations"):
             values["id"] = ids["organization"]
+        elif path.startswith("/notifications/policies"):
+            values["id"] = ids["policy"]
+        elif path.startswith("/notifications/deliveries"):
+            values["id"] = ids["delivery"]
         else:  # payment settings, at either path
             values["id"] = ids["settings"]
     return values
@@ -132,6 +146,8 @@ def _body(op: Operation, version: str, customer_id: str, member_id: str) -> Json
         return {"customerId": customer_id, "paymentProvider": "STRIPE"}
     if oid in {"putPaymentsSettingsCustomersById", "putCustomerSettingsById"}:
         return {"paymentProvider": "NONE"}
+    if oid == "patronPostNotificationsPolicies":
+        return {"name": "B", "channel": "WEBHOOK", "recipients": ["http://127.0.0.1:9/b"]}
     raise AssertionError(f"no body for {oid}")
 
 
@@ -295,7 +311,9 @@ class TestParentId:
 
 
 def test_every_path_parameter_is_filled() -> None:
-    ids = dict.fromkeys(("customer", "contact", "alias", "organization", "settings"), "x")
+    ids = dict.fromkeys(
+        ("customer", "contact", "alias", "organization", "settings", "policy", "delivery"), "x"
+    )
     for op in OPERATIONS:
         filled = _path_values(op, ids, "x")
         assert set(filled) == set(re.findall(r"{(\w+)}", op.path)), op.path
