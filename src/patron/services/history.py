@@ -8,8 +8,8 @@ that changes nothing (a repeated archive, a PUT of what is there) leaves no even
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from patron.domain.aliases import Alias
 from patron.domain.customers import Contact, Customer, Organization
@@ -20,6 +20,7 @@ from patron.domain.writes import Actor
 from patron.storage.unit import Unit
 
 Snapshot = dict[str, Any]
+R = TypeVar("R")
 
 
 class Snapshots(Protocol):
@@ -77,23 +78,42 @@ class History:
         await unit.notifications.enqueue(event, await unit.events.append(event))
         return True
 
+    async def _resource(
+        self,
+        unit: Unit,
+        actor: Actor,
+        kind: EventType,
+        render: Callable[[R], Snapshot],
+        before: R | None,
+        after: R,
+        *,
+        resource_id: str,
+        customer_id: str,
+        at: int,
+        gone: bool = False,
+    ) -> bool:
+        return await self.record(
+            unit,
+            actor,
+            kind,
+            resource_id,
+            customer_id=customer_id,
+            before=None if before is None else render(before),
+            after=render(after),
+            at=at,
+            gone=gone,
+        )
+
     def customer_changed(self, before: Customer, after: Customer) -> bool:
         return self.snapshots.customer(before) != self.snapshots.customer(after)
 
     async def customer(
         self, unit: Unit, actor: Actor, kind: EventType, before: Customer | None, after: Customer
     ) -> bool:
-        snap = self.snapshots.customer
-        return await self.record(
-            unit,
-            actor,
-            kind,
-            after.id,
-            customer_id=after.id,
-            before=None if before is None else snap(before),
-            after=snap(after),
-            at=after.updated_at,
-        )
+        return await self._resource(
+            unit, actor, kind, self.snapshots.customer, before, after,
+            resource_id=after.id, customer_id=after.id, at=after.updated_at,
+        )  # fmt: skip
 
     async def contact(
         self,
@@ -104,32 +124,18 @@ class History:
         before: Contact | None,
         after: Contact,
     ) -> bool:
-        snap = self.snapshots.contact
-        return await self.record(
-            unit,
-            actor,
-            kind,
-            after.id,
-            customer_id=customer_id,
-            before=None if before is None else snap(before),
-            after=snap(after),
-            at=after.updated_at,
-        )
+        return await self._resource(
+            unit, actor, kind, self.snapshots.contact, before, after,
+            resource_id=after.id, customer_id=customer_id, at=after.updated_at,
+        )  # fmt: skip
 
     async def alias(
         self, unit: Unit, actor: Actor, kind: EventType, before: Alias | None, after: Alias, at: int
     ) -> bool:
-        snap = self.snapshots.alias
-        return await self.record(
-            unit,
-            actor,
-            kind,
-            after.id,
-            customer_id=after.customer_id,
-            before=None if before is None else snap(before),
-            after=snap(after),
-            at=at,
-        )
+        return await self._resource(
+            unit, actor, kind, self.snapshots.alias, before, after,
+            resource_id=after.id, customer_id=after.customer_id, at=at,
+        )  # fmt: skip
 
     async def organization(
         self,
@@ -140,17 +146,10 @@ class History:
         after: Organization,
         at: int,
     ) -> bool:
-        snap = self.snapshots.organization
-        return await self.record(
-            unit,
-            actor,
-            kind,
-            after.id,
-            customer_id=after.owner.id,
-            before=None if before is None else snap(before),
-            after=snap(after),
-            at=at,
-        )
+        return await self._resource(
+            unit, actor, kind, self.snapshots.organization, before, after,
+            resource_id=after.id, customer_id=after.owner.id, at=at,
+        )  # fmt: skip
 
     async def payment_settings(
         self,
@@ -163,18 +162,10 @@ class History:
         *,
         gone: bool = False,
     ) -> bool:
-        snap = self.snapshots.payment_settings
-        return await self.record(
-            unit,
-            actor,
-            kind,
-            after.id,
-            customer_id=after.customer_id,
-            before=None if before is None else snap(before),
-            after=snap(after),
-            at=at,
-            gone=gone,
-        )
+        return await self._resource(
+            unit, actor, kind, self.snapshots.payment_settings, before, after,
+            resource_id=after.id, customer_id=after.customer_id, at=at, gone=gone,
+        )  # fmt: skip
 
     async def contacts_replaced(
         self,
