@@ -12,8 +12,13 @@ import logging
 import time
 from typing import Any
 
-# Attributes every LogRecord has; anything else on a record came from `extra=` and is a field.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is a field,
+# except uvicorn's `color_message` (the message again, with terminal colour codes).
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
