@@ -369,20 +369,13 @@ class CustomerRepo:
     ) -> list[tuple[Position, Row]]:
         """Up to `limit` rows strictly beyond `start`, walking the sort order (`forward`) or
         against it; each with its position. Ordered as walked."""
+        if sort.property_key is not None:
+            return await self._property_page(
+                filters, sort.property_key, sort.order, forward=forward, start=start, limit=limit
+            )
         args: list[Any] = [self._account]
         where = self._where(filters, args)
-        join = ""
-        if sort.property_key is not None:
-            args.append(sort.property_key)
-            join = (
-                " LEFT JOIN customer_properties p ON p.customer_id = c.id"
-                f" AND p.account_id = $1 AND p.key = ${len(args)}"
-            )
-            key = "COALESCE(p.value, '')"
-        elif sort.field == "legalName":
-            key = "c.legal_name_key"
-        else:
-            key = "c.created_at"
+        key = "c.legal_name_key" if sort.field == "legalName" else "c.created_at"
         ascending = (sort.order is SortOrder.ASC) == forward
         if start is not None:
             args += [start.value, start.id]
@@ -391,8 +384,83 @@ class CustomerRepo:
         direction = "ASC" if ascending else "DESC"
         args.append(limit)
         rows = await self._conn.fetch(
-            f"SELECT {_COLUMNS}, {key} AS sort_value FROM customers c{join} WHERE {where}"
+            f"SELECT {_COLUMNS}, {key} AS sort_value FROM customers c WHERE {where}"
             f" ORDER BY {key} {direction}, c.id {direction} LIMIT ${len(args)}",
             *args,
         )
         return [(Position(r["sort_value"], r["id"]), r) for r in rows]
+
+    async def _property_page(
+        self,
+        filters: CustomerFilters,
+        property_key: str,
+        order: SortOrder,
+        *,
+        forward: bool,
+        start: Position | None,
+        limit: int,
+    ) -> list[tuple[Position, Row]]:
+        """`page` sorted by a custom property: a customer without it sorts as "".
+
+        Two keyset walks, each bounded by `limit`, merged by the database: the customers holding
+        the key in (value, id) order through `customer_properties_account_key`, and the ones
+        lacking it (all sorting as "", so by id) through the customers' primary key with an
+        anti-join. The second walk is left out when it cannot reach the page: when the position
+        is past the "" group in the walking direction, or when every customer of the account
+        holds the key (`property_counts`, migration 0007), since finding no one lacking it would
+        read the whole account.
+        """
+        args: list[Any] = [self._account]
+        where = self._where(filters, args)
+        args.append(property_key)
+        key = f"${len(args)}"
+        ascending = (order is SortOrder.ASC) == forward
+        op, direction = (">", "ASC") if ascending else ("<", "DESC")
+        holders_where = where
+        lacking_where: str | None = where
+        if start is not None:
+            args += [start.value, start.id]
+            value, after = f"${len(args) - 1}", f"${len(args)}"
+            holders_where += f" AND (p.value, p.customer_id) {op} ({value}, {after})"
+            if start.value != "":
+                # Every "" sorts before a non-empty value: walking up from one, none is ahead;
+                # walking down, all of them are.
+                lacking_where = None if ascending else where
+            else:
+                lacking_where = f"{where} AND c.id {op} {after}"
+        if lacking_where is not None and not await self._anyone_lacks(property_key):
+            lacking_where = None
+        args.append(limit)
+        n = f"${len(args)}"
+        holders = (
+            f"SELECT {_COLUMNS}, p.value AS sort_value FROM customers c"
+            " JOIN customer_properties p ON p.account_id = c.account_id AND p.customer_id = c.id"
+            f" WHERE p.account_id = $1 AND p.key = {key} AND {holders_where}"
+            f" ORDER BY p.value {direction}, p.customer_id {direction} LIMIT {n}"
+        )
+        if lacking_where is None:
+            sql = holders
+        else:
+            lacking = (
+                f"SELECT {_COLUMNS}, CAST('' AS TEXT) AS sort_value FROM customers c"
+                f" WHERE {lacking_where} AND NOT EXISTS (SELECT 1 FROM customer_properties p"
+                f" WHERE p.account_id = $1 AND p.customer_id = c.id AND p.key = {key})"
+                f" ORDER BY c.id {direction} LIMIT {n}"
+            )
+            sql = (
+                f"SELECT * FROM ({holders}) AS holders UNION ALL SELECT * FROM ({lacking})"
+                f" AS lacking ORDER BY sort_value {direction}, id {direction} LIMIT {n}"
+            )
+        rows = await self._conn.fetch(sql, *args)
+        return [(Position(r["sort_value"], r["id"]), r) for r in rows]
+
+    async def _anyone_lacks(self, property_key: str) -> bool:
+        """Whether some customer of the account (archived or not) lacks the key."""
+        lacking = await self._conn.fetchval(
+            "SELECT (SELECT COALESCE(SUM(total), 0) FROM customer_counts WHERE account_id = $1)"
+            " - (SELECT COALESCE(SUM(holders), 0) FROM property_counts"
+            " WHERE account_id = $1 AND key = $2)",
+            self._account,
+            property_key,
+        )
+        return int(lacking) > 0
