@@ -291,12 +291,16 @@ class CustomerRepo:
             found[r["customer_id"]][r["key"]] = r["value"]
         return found
 
-    async def replace_properties(self, customer_id: str, properties: dict[str, str]) -> None:
-        await self._conn.execute(
-            "DELETE FROM customer_properties WHERE account_id = $1 AND customer_id = $2",
-            self._account,
-            customer_id,
-        )
+    async def replace_properties(
+        self, customer_id: str, properties: dict[str, str], *, new: bool = False
+    ) -> None:
+        """`new`: the customer was just inserted and has none to delete."""
+        if not new:
+            await self._conn.execute(
+                "DELETE FROM customer_properties WHERE account_id = $1 AND customer_id = $2",
+                self._account,
+                customer_id,
+            )
         await self._conn.executemany(
             "INSERT INTO customer_properties (account_id, customer_id, key, value)"
             " VALUES ($1, $2, $3, $4)",

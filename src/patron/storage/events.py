@@ -49,24 +49,38 @@ class EventRepo:
         self._conn = conn
         self._any = dialect.any_of
         self._account = account_id
+        self._pending: list[tuple[Any, ...]] = []
 
     async def append(self, event: Event) -> None:
+        """Queue the event; `flush` (run by the unit of work before it commits) writes every
+        queued event in one round trip, in the order appended. A create records several events
+        (the customer, each contact, each alias): one statement each was a round trip each."""
         assert event.account_id == self._account
-        await self._conn.execute(
+        self._pending.append(
+            (
+                event.id,
+                self._account,
+                event.resource_type.value,
+                event.resource_id,
+                event.customer_id,
+                event.type.value,
+                event.occurred_at,
+                event.actor,
+                event.reason,
+                _json(event.resource),
+                _json([{"path": c.path, "from": c.before, "to": c.after} for c in event.changes]),
+            )
+        )
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        await self._conn.executemany(
             "INSERT INTO events (id, account_id, resource_type, resource_id, customer_id, type,"
             " occurred_at, actor, reason, resource, changes)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            event.id,
-            self._account,
-            event.resource_type.value,
-            event.resource_id,
-            event.customer_id,
-            event.type.value,
-            event.occurred_at,
-            event.actor,
-            event.reason,
-            _json(event.resource),
-            _json([{"path": c.path, "from": c.before, "to": c.after} for c in event.changes]),
+            rows,
         )
 
     def _where(self, filters: EventFilters, args: list[Any]) -> str:
@@ -88,6 +102,7 @@ class EventRepo:
         return " AND ".join(where)
 
     async def count(self, filters: EventFilters) -> int:
+        await self.flush()
         args: list[Any] = [self._account]
         where = self._where(filters, args)
         return int(await self._conn.fetchval(f"SELECT count(*) FROM events WHERE {where}", *args))
@@ -96,6 +111,7 @@ class EventRepo:
         self, filters: EventFilters, *, forward: bool, start: Position | None, limit: int
     ) -> list[tuple[Position, Event]]:
         """Like `CustomerRepo.page`, in sequence order (`filters.order`)."""
+        await self.flush()
         args: list[Any] = [self._account]
         where = self._where(filters, args)
         ascending = (filters.order is SortOrder.ASC) == forward

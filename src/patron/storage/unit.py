@@ -69,12 +69,16 @@ class Store:
         conn = self._joined()
         if conn is None:
             async with self.db.transaction() as conn:
-                yield Unit(conn, self.db.dialect, account_id)
+                unit = Unit(conn, self.db.dialect, account_id)
+                yield unit
+                await unit.events.flush()
             return
         savepoint = f"unit_{next(_savepoints)}"
         await conn.execute(f"SAVEPOINT {savepoint}")
         try:
-            yield Unit(conn, self.db.dialect, account_id)
+            unit = Unit(conn, self.db.dialect, account_id)
+            yield unit
+            await unit.events.flush()
         except Exception:
             await conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
             raise
@@ -90,6 +94,8 @@ class Store:
         async with self.db.transaction() as conn:
             token = _request_transaction.set((self.db, conn))
             try:
-                yield Unit(conn, self.db.dialect, account_id)
+                unit = Unit(conn, self.db.dialect, account_id)
+                yield unit
+                await unit.events.flush()
             finally:
                 _request_transaction.reset(token)
