@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from patron.domain.customers import (
@@ -83,6 +84,7 @@ def editable_values(draft: CustomerDraft) -> tuple[Any, ...]:
     )
 
 
+@lru_cache(maxsize=4)
 def _whole_sql(dialect: Dialect) -> str:
     """One customer's row with its live contacts, integration ids and custom properties as JSON
     arrays, and whether it has any organization: one statement instead of five (GET by id, and
