@@ -439,9 +439,12 @@ class CustomerRepo:
         args.append(limit)
         n = f"${len(args)}"
         holders = (
-            f"SELECT {_COLUMNS}, p.value AS sort_value FROM customers c"
-            " JOIN customer_properties p ON p.account_id = c.account_id AND p.customer_id = c.id"
-            f" WHERE p.account_id = $1 AND p.key = {key} AND {holders_where}"
+            # CROSS JOIN: SQLite then keeps the written order, properties outside (PostgreSQL
+            # plans it as any inner join); otherwise it may read every customer and sort.
+            f"SELECT {_COLUMNS}, p.value AS sort_value FROM customer_properties p"
+            " CROSS JOIN customers c"
+            f" WHERE p.account_id = $1 AND p.key = {key} AND c.account_id = p.account_id"
+            f" AND c.id = p.customer_id AND {holders_where}"
             f" ORDER BY p.value {direction}, p.customer_id {direction} LIMIT {n}"
         )
         if lacking_where is None:

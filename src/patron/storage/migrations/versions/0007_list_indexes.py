@@ -3,6 +3,8 @@
 - `customers_account_label_created`: a label filter's page in the default order is a walk of
   `(account_id, label_key, created_at, id)`, and its count an index-only read (`archived_at` is
   in the index), instead of reading and sorting every customer holding the label.
+- `customers_account_id`: the walk of the customers lacking a sort key, in id order within the
+  account (the primary key alone would walk every account's customers).
 - `property_counts`: per account and key, how many customers hold the key, kept by triggers like
   `customer_counts` (0006). `customer_counts.total - holders` is how many customers lack the key;
   when none does, a custom-property sort walks `customer_properties_account_key` alone, without
@@ -82,6 +84,7 @@ def upgrade() -> None:
         "customers",
         ["account_id", "label_key", "created_at", "id", "archived_at"],
     )
+    op.create_index("customers_account_id", "customers", ["account_id", "id"])
     op.create_table(
         "property_counts",
         sa.Column("account_id", sa.Text(), sa.ForeignKey("accounts.id"), nullable=False),
@@ -108,4 +111,5 @@ def downgrade() -> None:
     if postgres:
         op.execute("DROP FUNCTION patron_property_counts_add()")
     op.drop_table("property_counts")
+    op.drop_index("customers_account_id", "customers")
     op.drop_index("customers_account_label_created", "customers")
