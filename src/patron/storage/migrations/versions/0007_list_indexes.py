@@ -2,7 +2,8 @@
 
 - `customers_account_label_created`: a label filter's page in the default order is a walk of
   `(account_id, label_key, created_at, id)`, and its count an index-only read (`archived_at` is
-  in the index), instead of reading and sorting every customer holding the label.
+  in the index), instead of reading and sorting every customer holding the label. It replaces
+  0001's `customers_account_label (account_id, label_key, id)`.
 - `customers_account_id`: the walk of the customers lacking a sort key, in id order within the
   account (the primary key alone would walk every account's customers).
 - `property_counts`: per account and key, how many customers hold the key, kept by triggers like
@@ -84,6 +85,9 @@ def upgrade() -> None:
         "customers",
         ["account_id", "label_key", "created_at", "id", "archived_at"],
     )
+    # Served only the label filter, which the index above serves better: one index less to
+    # write per customer.
+    op.drop_index("customers_account_label", "customers")
     op.create_index("customers_account_id", "customers", ["account_id", "id"])
     op.create_table(
         "property_counts",
@@ -112,4 +116,5 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION patron_property_counts_add()")
     op.drop_table("property_counts")
     op.drop_index("customers_account_id", "customers")
+    op.create_index("customers_account_label", "customers", ["account_id", "label_key", "id"])
     op.drop_index("customers_account_label_created", "customers")
