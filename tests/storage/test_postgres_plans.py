@@ -108,7 +108,7 @@ async def _plans(
     try:
         found = []
         for sql, args in statements:
-            if f"FROM {table} " not in sql + " " and f"JOIN {table} " not in sql:
+            if f"FROM {table} " not in sql + " " and f"CROSS JOIN {table} " not in sql:
                 continue
             raw = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
             found.append((sql, _scans(json.loads(raw)[0]["Plan"])))

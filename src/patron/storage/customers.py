@@ -112,6 +112,14 @@ def _whole_sql(dialect: Dialect) -> str:
     )
 
 
+def _limit(limit: int) -> str:
+    """A page's LIMIT as a literal, not a parameter. PostgreSQL plans a prepared statement
+    generically after five runs, and with `LIMIT $n` it assumes a tenth of the table is wanted:
+    a keyset walk of 21 rows became a parallel plan over the account (10 ms instead of 0.2 ms).
+    A handful of distinct limits means a handful of cached statements."""
+    return str(int(limit))
+
+
 class CustomerRepo:
     def __init__(self, conn: Connection, dialect: Dialect, account_id: str) -> None:
         self._conn = conn
@@ -388,10 +396,9 @@ class CustomerRepo:
             op = ">" if ascending else "<"
             where += f" AND ({key}, c.id) {op} (${len(args) - 1}, ${len(args)})"
         direction = "ASC" if ascending else "DESC"
-        args.append(limit)
         rows = await self._conn.fetch(
             f"SELECT {_COLUMNS}, {key} AS sort_value FROM customers c WHERE {where}"
-            f" ORDER BY {key} {direction}, c.id {direction} LIMIT ${len(args)}",
+            f" ORDER BY {key} {direction}, c.id {direction} LIMIT {_limit(limit)}",
             *args,
         )
         return [(Position(r["sort_value"], r["id"]), r) for r in rows]
@@ -436,8 +443,7 @@ class CustomerRepo:
                 lacking_where = f"{where} AND c.id {op} {after}"
         if lacking_where is not None and not await self._anyone_lacks(property_key):
             lacking_where = None
-        args.append(limit)
-        n = f"${len(args)}"
+        n = _limit(limit)
         holders = (
             # CROSS JOIN: SQLite then keeps the written order, properties outside (PostgreSQL
             # plans it as any inner join); otherwise it may read every customer and sort.
