@@ -20,7 +20,7 @@ from patron.domain.customers import (
 from patron.domain.enums import CustomerStatus, IntegrationService, SortOrder, TaxStatus
 from patron.domain.listing import CustomerFilters, Position, SortKey
 from patron.storage.contacts import CONTACT_FIELDS, contact_from_row
-from patron.storage.database import Connection, Dialect, Row
+from patron.storage.database import Connection, Dialect, Row, rows_values
 
 _COLUMNS = (
     "c.id, c.account_id, c.created_at, c.updated_at, c.legal_name, c.line1, c.line2, c.town,"
@@ -311,11 +311,14 @@ class CustomerRepo:
                 self._account,
                 customer_id,
             )
-        await self._conn.executemany(
-            "INSERT INTO customer_properties (account_id, customer_id, key, value)"
-            " VALUES ($1, $2, $3, $4)",
-            [(self._account, customer_id, k, v) for k, v in properties.items()],
-        )
+        if properties:
+            values, args = rows_values(
+                [(self._account, customer_id, k, v) for k, v in properties.items()]
+            )
+            await self._conn.execute(
+                f"INSERT INTO customer_properties (account_id, customer_id, key, value) {values}",
+                *args,
+            )
 
     async def property_keys(self) -> list[str]:
         rows = await self._conn.fetch(

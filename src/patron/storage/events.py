@@ -15,7 +15,7 @@ from typing import Any
 from patron.domain.enums import SortOrder
 from patron.domain.events import Change, Event, EventFilters, EventType, ResourceType
 from patron.domain.listing import Position
-from patron.storage.database import Connection, Dialect, Row
+from patron.storage.database import Connection, Dialect, Row, rows_values
 
 _COLUMNS = (
     "seq, id, account_id, resource_type, resource_id, customer_id, type, occurred_at, actor,"
@@ -76,12 +76,15 @@ class EventRepo:
         if not self._pending:
             return
         rows, self._pending = self._pending, []
-        await self._conn.executemany(
-            "INSERT INTO events (id, account_id, resource_type, resource_id, customer_id, type,"
-            " occurred_at, actor, reason, resource, changes)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            rows,
-        )
+        # In bounded chunks: a unit can record many events (a large organization's changes),
+        # and a statement carries at most 32,766 parameters on SQLite.
+        for start in range(0, len(rows), 500):
+            values, args = rows_values(rows[start : start + 500])
+            await self._conn.execute(
+                "INSERT INTO events (id, account_id, resource_type, resource_id, customer_id,"
+                f" type, occurred_at, actor, reason, resource, changes) {values}",
+                *args,
+            )
 
     def _where(self, filters: EventFilters, args: list[Any]) -> str:
         def bind(value: Any) -> str:
