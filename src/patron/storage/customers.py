@@ -420,7 +420,7 @@ class CustomerRepo:
 
         Two keyset walks, each bounded by `limit`, merged by the database: the customers holding
         the key in (value, id) order through `customer_properties_account_key`, and the ones
-        lacking it (all sorting as "", so by id) through the customers' primary key with an
+        lacking it (all sorting as "", so by id) through `customers_account_id` with an
         anti-join. The second walk is left out when it cannot reach the page: when the position
         is past the "" group in the walking direction, or when every customer of the account
         holds the key (`property_counts`, migration 0007), since finding no one lacking it would
