@@ -184,8 +184,10 @@ async def render_docs(url: str, ids: list[str]) -> list[tuple[str, bytes]]:
     (Patron's own service and wire code) rather than by thousands of HTTP requests."""
     import msgspec
 
+    from patron.api.wire.snapshots import WireSnapshots
     from patron.api.wire.v2024_07_30 import V20240730
     from patron.services.customers import CustomerService
+    from patron.services.history import History
     from patron.storage import open_database
     from patron.storage.accounts import AccountStore
     from patron.storage.unit import Store
@@ -193,7 +195,7 @@ async def render_docs(url: str, ids: list[str]) -> list[tuple[str, bytes]]:
     db = await open_database(url)
     try:
         account = await AccountStore(db).get_or_create_account("bench")
-        service, version = CustomerService(Store(db)), V20240730()
+        service, version = CustomerService(Store(db), History(WireSnapshots())), V20240730()
         return [
             (i, msgspec.json.encode(version.customer(await service.get(account.id, i))))
             for i in ids

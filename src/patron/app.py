@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from patron.api.cursors import CursorCodec
 from patron.api.endpoint import json_response
 from patron.api.errors import MethodNotAllowed, error_response
+from patron.api.hotpaths import HOT_OPERATIONS, HotPaths
 from patron.api.middleware import RequestContext
 from patron.api.openapi import document
 from patron.api.routes import allowed_methods, api_routes
@@ -184,12 +185,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         finally:
             await db.close()
 
+    api = Mount("/api", routes=api_routes())
     app = Starlette(
-        routes=[
-            Route("/api/openapi.json", _openapi, methods=["GET"]),
-            Mount("/api", routes=api_routes()),
+        routes=[Route("/api/openapi.json", _openapi, methods=["GET"]), api],
+        middleware=[
+            Middleware(RequestContext),
+            Middleware(HotPaths, mount=api, operations=HOT_OPERATIONS),
         ],
-        middleware=[Middleware(RequestContext)],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

@@ -13,7 +13,8 @@ import pytest
 
 from patron.api.wire.snapshots import WireSnapshots
 from patron.domain.customers import Address, ContactDraft, CustomerDraft
-from patron.domain.enums import BillingPreference, TaxStatus
+from patron.domain.enums import BillingPreference, SortOrder, TaxStatus
+from patron.domain.listing import CustomerFilters, PageRequest, SortKey
 from patron.domain.writes import Actor
 from patron.services.customers import CustomerService
 from patron.services.history import History
@@ -81,3 +82,57 @@ async def test_reading_a_customer_pins_it_in_every_child_table(
     raw.close()
     await db.close()
     assert checked >= 3
+
+
+async def test_a_custom_property_sort_walks_the_property_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every customer holds the key: the page is a walk of customer_properties_account_key in
+    value order, each customer looked up by (account, id); no sort of the account."""
+    path = tmp_path / "sort.db"
+    migrate(f"sqlite:///{path}")
+    db = SQLiteDatabase(str(path))
+    service = CustomerService(Store(db), History(WireSnapshots()))
+    account = "acct"
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", account
+        )
+    for n in range(5):
+        draft = CustomerDraft(
+            legal_name=f"Sort {n}",
+            address=Address(line1="1 A St", town="Town", postcode="1", country="GB"),
+            tax_status=TaxStatus.TAXED,
+            contacts=[],
+            custom_properties={"score": f"{n * 7 % 5}"},
+        )
+        await service.create(account, actor=TEST_ACTOR, write=draft)
+
+    seen: list[tuple[str, tuple[Any, ...]]] = []
+    original = SQLiteConnection._run
+
+    def recording(self: SQLiteConnection, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
+        seen.append((sql, args))
+        return original(self, sql, args)
+
+    monkeypatch.setattr(SQLiteConnection, "_run", recording)
+    page = await service.page(
+        account,
+        CustomerFilters(),
+        PageRequest(sort=SortKey("customProperties", SortOrder.ASC, "score"), limit=2),
+    )
+    monkeypatch.undo()
+    assert [c.custom_properties["score"] for c in page.items] == ["0", "1"]
+
+    raw = sqlite3.connect(path)
+    walks = [sql for sql, _ in seen if "customer_properties p CROSS JOIN customers" in sql]
+    assert walks
+    for sql, args in seen:
+        if sql not in walks:
+            continue
+        plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + _to_sqlite(sql), args)]
+        assert any("customer_properties_account_key" in line for line in plan), plan
+        assert any("customers_account_id (account_id=? AND id=?)" in line for line in plan), plan
+        assert not any(line.startswith("SCAN") for line in plan), plan
+    raw.close()
+    await db.close()

@@ -74,15 +74,22 @@ class RequestContext:
             )
             await send({"type": "http.response.body", "body": body})
         finally:
-            access.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - began) * 1000, 3),
-                    "client_id": fields.get("client_id"),
-                    "client": scope["client"][0] if scope.get("client") else None,
-                },
-            )
+            if access.isEnabledFor(logging.INFO):
+                self._log(scope, request_id, status, began, fields)
+
+    @staticmethod
+    def _log(
+        scope: Scope, request_id: str, status: int, began: float, fields: dict[str, object]
+    ) -> None:
+        access.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - began) * 1000, 3),
+                "client_id": fields.get("client_id"),
+                "client": scope["client"][0] if scope.get("client") else None,
+            },
+        )

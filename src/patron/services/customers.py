@@ -101,10 +101,23 @@ class CustomerService:
         customer_id, at = new_id(), now_micros()
         async with self._store.writing(account_id) as unit:
             await unit.customers.insert(customer_id, draft, at)
-            joined = await self._write_parts(unit, customer_id, draft, at, integration_ids=[])
+            joined = await self._write_parts(
+                unit, customer_id, draft, at, integration_ids=[], new=True
+            )
             created = await load(unit, customer_id)
             await self._history.customer(unit, actor, EventType.CUSTOMER_CREATED, None, created)
-            await self._record_parts(unit, actor, created, [], [], at)
+            # A new customer's contacts are all live, and it has aliases only if the draft gave
+            # some: no need to read either back (round trips are what a create costs).
+            await self._record_parts(
+                unit,
+                actor,
+                created,
+                [],
+                [],
+                at,
+                every_contact=created.contacts,
+                aliases=None if draft.aliases else [],
+            )
             await record_joined(unit, self._history, actor, joined, at)
             return created
 
@@ -218,13 +231,22 @@ class CustomerService:
         contacts_before: list[Contact],
         aliases_before: list[Alias],
         at: int,
+        *,
+        every_contact: list[Contact] | None = None,
+        aliases: list[Alias] | None = None,
     ) -> None:
-        """The events of the contacts and aliases a create or update wrote."""
-        every_contact = await unit.contacts.of_customers([customer.id], include_archived=True)
+        """The events of the contacts and aliases a create or update wrote. `every_contact` (the
+        customer's contacts, archived ones too) and `aliases` (its live aliases) are read when
+        not given."""
+        if every_contact is None:
+            every_contact = (
+                await unit.contacts.of_customers([customer.id], include_archived=True)
+            )[customer.id]
         await self._history.contacts_replaced(
-            unit, actor, customer.id, contacts_before, every_contact[customer.id]
+            unit, actor, customer.id, contacts_before, every_contact
         )
-        aliases = await unit.aliases.of_customer(customer.id)
+        if aliases is None:
+            aliases = await unit.aliases.of_customer(customer.id)
         await self._history.aliases_replaced(unit, actor, aliases_before, aliases, at)
 
     async def page(
@@ -262,8 +284,13 @@ class CustomerService:
         at: int,
         *,
         integration_ids: list[IntegrationId],
+        new: bool = False,
     ) -> Joined | None:
-        await unit.contacts.replace(customer_id, draft.contacts, at)
+        """`new`: the customer was just inserted, so it has no contacts or properties to replace."""
+        if not new:
+            await unit.contacts.replace(customer_id, draft.contacts, at)
+        elif draft.contacts:
+            await unit.contacts.insert(customer_id, draft.contacts, at)
         if draft.aliases is not None:
             await unit.aliases.replace(customer_id, draft.aliases, at)
         if draft.integration_ids is not None:
@@ -282,7 +309,7 @@ class CustomerService:
                 customer_id, with_pushes(integration_ids, draft.push_to_integrations)
             )
         if draft.custom_properties is not None:
-            await unit.customers.replace_properties(customer_id, draft.custom_properties)
+            await unit.customers.replace_properties(customer_id, draft.custom_properties, new=new)
         if draft.parent_id is not None:
             return await join_parent(unit, customer_id, draft.parent_id, at)
         return None

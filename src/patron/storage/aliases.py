@@ -209,10 +209,9 @@ class AliasRepo:
             op = ">" if ascending else "<"
             where += f" AND (created_at, id) {op} (${len(args) - 1}, ${len(args)})"
         direction = "ASC" if ascending else "DESC"
-        args.append(limit)
         rows = await self._conn.fetch(
             f"SELECT {_COLUMNS} FROM aliases WHERE {where}"
-            f" ORDER BY created_at {direction}, id {direction} LIMIT ${len(args)}",
+            f" ORDER BY created_at {direction}, id {direction} LIMIT {int(limit)}",
             *args,
         )
         return [(Position(r["created_at"], r["id"]), r) for r in rows]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from patron.domain.customers import Contact, ContactDraft, email_key
 from patron.domain.enums import BillingPreference
 from patron.domain.ids import new_id
-from patron.storage.database import Connection, Dialect, Row
+from patron.storage.database import Connection, Dialect, Row, rows_values
 
 CONTACT_FIELDS = (
     "id", "customer_id", "name", "email", "billing_preference", "created_at", "updated_at",
@@ -80,10 +80,9 @@ class ContactRepo:
         return contact_id
 
     async def insert(self, customer_id: str, drafts: Sequence[ContactDraft], at: int) -> None:
-        await self._conn.executemany(
-            "INSERT INTO contacts (id, account_id, customer_id, name, email, email_key,"
-            " billing_preference, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7,"
-            " $8, $8)",
+        if not drafts:
+            return
+        values, args = rows_values(
             [
                 (
                     new_id(),
@@ -94,9 +93,15 @@ class ContactRepo:
                     email_key(d.email),
                     d.billing_preference.value,
                     at,
+                    at,
                 )
                 for d in drafts
-            ],
+            ]
+        )
+        await self._conn.execute(
+            "INSERT INTO contacts (id, account_id, customer_id, name, email, email_key,"
+            f" billing_preference, created_at, updated_at) {values}",
+            *args,
         )
 
     async def update(self, contact_id: str, draft: ContactDraft, at: int) -> None:

@@ -110,10 +110,9 @@ class EventRepo:
             args.append(int(start.value))
             where += f" AND seq {'>' if ascending else '<'} ${len(args)}"
         direction = "ASC" if ascending else "DESC"
-        args.append(limit)
         rows = await self._conn.fetch(
             f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY seq {direction}"
-            f" LIMIT ${len(args)}",
+            f" LIMIT {int(limit)}",  # a literal: see storage/customers.py _limit
             *args,
         )
         return [(Position(int(r["seq"]), r["id"]), _event(r)) for r in rows]
