@@ -3,65 +3,32 @@ several requests in flight at once, each on its own connection, against one uvic
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
+import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-STARTUP_SECONDS = 20
+from tests.servers import ServerProcess
+
 REQUEST_SECONDS = 15
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
 def server_process(database_url: str) -> Iterator[str]:
     """Starts `python -m patron serve` on a free port; yields its API base URL; stops it."""
-    port = _free_port()
-    env = {**os.environ, "PATRON_DATABASE_URL": database_url, "PATRON_LOG_LEVEL": "warning"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "patron", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                err = process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"server exited with {process.returncode}: {err}")
-            try:
-                if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start in time")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        if process.stderr:
-            process.stderr.close()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        ServerProcess(
+            database_url,
+            Path(folder) / "server.log",
+            {"PATRON_AUTH_CACHE_SECONDS": "10", "PATRON_LOG_LEVEL": "warning"},
+        ) as process,
+    ):
+        yield process.base
 
 
 Call = Callable[[httpx.Client], httpx.Response]

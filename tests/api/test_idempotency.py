@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,6 +24,7 @@ from patron.storage.database import Database
 from patron.storage.idempotency import IdempotencyRepo
 from tests.conftest import auth_header
 from tests.factories import customer_body, make_customer
+from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.asyncio
 
@@ -465,45 +462,12 @@ class TestArchiveWithKey:
 # connections, not only tasks of one event loop.
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "PATRON_DATABASE_URL": database_url, "PATRON_LOG_LEVEL": "warning"}
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "patron", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/api/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.1)
-        yield f"{base}/api"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    with ServerProcess(
+        database_url, tmp_path / "server.log", {"PATRON_AUTH_CACHE_SECONDS": "10"}
+    ) as process:
+        yield process.base
 
 
 class TestConcurrentRequestsAgainstAServer:

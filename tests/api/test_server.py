@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,13 +13,7 @@ import httpx
 import pytest
 
 from tests.factories import customer_body
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.servers import ServerProcess
 
 
 def patron(database_url: str, *args: str, env: dict[str, str] | None = None) -> str:
@@ -38,31 +30,8 @@ def patron(database_url: str, *args: str, env: dict[str, str] | None = None) -> 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "PATRON_DATABASE_URL": database_url, "PATRON_AUTH_CACHE_SECONDS": "0"}
-    log = tmp_path / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "patron", "serve", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError as exc:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(log.read_text()) from exc
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with ServerProcess(database_url, tmp_path / "server.log") as process:
+        yield process.base
 
 
 class TestServer:
