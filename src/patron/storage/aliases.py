@@ -10,7 +10,7 @@ from patron.domain.enums import SortOrder
 from patron.domain.errors import Conflict
 from patron.domain.ids import new_id
 from patron.domain.listing import Position, SortKey
-from patron.storage.database import Connection, Dialect, Row, UniqueViolation
+from patron.storage.database import Connection, Dialect, Row, UniqueViolation, bind
 
 _COLUMNS = "id, account_id, customer_id, value, label, created_at, deleted_at, revision"
 
@@ -182,8 +182,7 @@ class AliasRepo:
         """Live aliases only; `args` starts with the account id and collects the rest."""
         where = "account_id = $1 AND deleted_at IS NULL"
         if filters.value is not None:
-            args.append(filters.value)
-            where += f" AND value = ${len(args)}"
+            where += f" AND value = {bind(args, filters.value)}"
         return where
 
     async def count(self, filters: AliasFilters) -> int:

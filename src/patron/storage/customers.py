@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from patron.domain.customers import (
@@ -21,6 +21,7 @@ from patron.domain.enums import CustomerStatus, IntegrationService, SortOrder, T
 from patron.domain.listing import CustomerFilters, Position, SortKey
 from patron.storage.contacts import CONTACT_FIELDS, contact_from_row
 from patron.storage.database import Connection, Dialect, Row, rows_values
+from patron.storage.database import bind as bind_arg
 
 _COLUMNS = (
     "c.id, c.account_id, c.created_at, c.updated_at, c.legal_name, c.line1, c.line2, c.town,"
@@ -332,9 +333,7 @@ class CustomerRepo:
     def _where(self, filters: CustomerFilters, args: list[Any]) -> str:
         """The filter conditions; `args` starts with the account id and collects the rest."""
 
-        def bind(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
+        bind = partial(bind_arg, args)
 
         where = ["c.account_id = $1"]
         if not filters.include_archived:

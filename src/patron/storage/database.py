@@ -15,6 +15,12 @@ from typing import Any, Protocol
 Row = Any
 
 
+def bind(args: list[Any], value: Any) -> str:
+    """Append `value` to a statement's arguments; answers its placeholder (`$n`)."""
+    args.append(value)
+    return f"${len(args)}"
+
+
 class UniqueViolation(Exception):
     """A write hit a unique index; `constraint` names the index so the caller can say which."""
 

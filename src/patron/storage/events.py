@@ -10,12 +10,14 @@ keeps a high-water mark must allow for.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from patron.domain.enums import SortOrder
 from patron.domain.events import Change, Event, EventFilters, EventType, ResourceType
 from patron.domain.listing import Position
 from patron.storage.database import Connection, Dialect, Row
+from patron.storage.database import bind as bind_arg
 
 _COLUMNS = (
     "seq, id, account_id, resource_type, resource_id, customer_id, type, occurred_at, actor,"
@@ -77,9 +79,7 @@ class EventRepo:
         return int(seq)
 
     def _where(self, filters: EventFilters, args: list[Any]) -> str:
-        def bind(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
+        bind = partial(bind_arg, args)
 
         where = ["account_id = $1"]
         if filters.types:

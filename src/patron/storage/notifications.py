@@ -7,6 +7,7 @@ its deliveries commit together or not at all; the dispatcher's side is `storage/
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from patron.domain.events import Event, ResourceType
@@ -23,6 +24,7 @@ from patron.domain.notifications import (
     Recipient,
 )
 from patron.storage.database import Connection, Dialect, Row
+from patron.storage.database import bind as bind_arg
 
 DELIVERY_COLUMNS = (
     "d.id, d.account_id, d.policy_id, r.url, d.event_id, d.event_seq, d.notification_type,"
@@ -212,9 +214,7 @@ class NotificationRepo:
         return len(rows)
 
     def _where(self, filters: DeliveryFilters, args: list[Any]) -> str:
-        def bind(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
+        bind = partial(bind_arg, args)
 
         where = ["d.account_id = $1"]
         if filters.status is not None:
