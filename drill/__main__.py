@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -29,11 +30,15 @@ from drill.load import Load
 from drill.stack import PATRON, Stack
 from drill.verify import Webhooks, Writes, check_webhooks, check_writes
 
-MONITOR_PORT = 56410
-NODE_PORTS = (56411, 56412)
-NGINX_PORT = 56420
-API_PORTS = [56421, 56422]
-RECEIVER_PORT = 56430
+# Loopback ports below the kernel's ephemeral range (32768-60999 on Linux): a port in that range
+# can be taken at any moment as the local end of some outgoing connection, and a listener then
+# fails to bind. DRILL_PORT_BASE moves them all (default 25400).
+BASE = int(os.environ.get("DRILL_PORT_BASE") or 25400)
+MONITOR_PORT = BASE + 10
+NODE_PORTS = (BASE + 11, BASE + 12)
+NGINX_PORT = BASE + 20
+API_PORTS = [BASE + 21, BASE + 22]
+RECEIVER_PORT = BASE + 30
 WRITERS = 8
 
 
@@ -89,7 +94,9 @@ class Drill:
             trust_env=False,
         )
 
-    async def under_load(self, before: float, act: object, after_ok: float) -> tuple[Load, float]:
+    async def under_load(
+        self, before: float, act: Callable[[], None], after_ok: float
+    ) -> tuple[Load, float]:
         """Writes for `before` seconds, calls `act()`, and goes on until writes have succeeded
         for `after_ok` seconds since the first success after the act (at most a minute)."""
         async with self.client() as client:
@@ -98,8 +105,7 @@ class Drill:
             running = asyncio.create_task(load.run(stop))
             await asyncio.sleep(before)
             acted_at = time.monotonic()
-            assert callable(act)
-            await act() if asyncio.iscoroutinefunction(act) else act()
+            act()
             deadline = acted_at + 60
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.2)

@@ -10,6 +10,7 @@ so the drill can say what a client saw.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from collections import Counter
@@ -90,7 +91,4 @@ class Load:
         if not ends:
             return float("inf")
         marks = [since, *ends]
-        return max(b - a for a, b in zip(marks, marks[1:], strict=False))
-
-    def acked_since(self, moment: float) -> int:
-        return sum(1 for a in self.attempts if a.outcome == "ok" and a.ended >= moment)
+        return max(b - a for a, b in itertools.pairwise(marks))

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from drill.procs import Process, port_open, wait_for
 
-NGINX_TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "patron.conf.template"
+NGINX_TEMPLATE = (
+    Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "patron.conf.template"
+)
 PATRON = str(Path(sys.executable).with_name("patron"))
 
 
@@ -105,7 +107,6 @@ class Stack:
             env=self._env(
                 PATRON_WEBHOOK_DISPATCHER="true",
                 PATRON_WEBHOOK_POLL_SECONDS="0.2",
-                PATRON_WEBHOOK_TIMEOUT_SECONDS="5",
                 PATRON_WEBHOOK_BACKOFF_BASE_SECONDS="1",
                 PATRON_WEBHOOK_BACKOFF_MAX_SECONDS="2",
             ),

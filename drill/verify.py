@@ -85,4 +85,3 @@ async def check_webhooks(
         missing=missing,
         undelivered=sum(1 for d in deliveries if d["status"] != "DELIVERED"),
     )
-
