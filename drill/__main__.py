@@ -4,7 +4,8 @@ then SIGKILL), and check what clients and webhook receivers saw. docs/deploy.md 
     python -m drill [--keep]   (--keep leaves the temporary directory with every log)
 
 Exits non-zero when an acknowledged write is lost, a write or a webhook happens twice, or a phase
-sees errors it must not.
+sees errors it must not (during the failover: any 5xx but 503, unless DRILL_ALLOW_5XX is set,
+which a Patron without its 503 for an unreachable database needs).
 """
 
 from __future__ import annotations
