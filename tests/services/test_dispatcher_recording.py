@@ -21,11 +21,13 @@ from tests.webhook_receiver import Receiver
 
 
 class UnreachableForAWhile:
-    """The app's delivery queue whose first `failures` recordings fail as a database connection
-    that is refused fails."""
+    """The app's delivery queue whose first `failures` recordings of deliveries to `recipient`
+    fail as a refused database connection fails. (The database may hold other tests' pending
+    deliveries, to other recipients: they are claimed and recorded as usual.)"""
 
-    def __init__(self, queue: DeliveryQueue, failures: int) -> None:
+    def __init__(self, queue: DeliveryQueue, recipient: str, failures: int) -> None:
         self._queue = queue
+        self._recipient = recipient
         self.failures = failures
         self.refused = 0
 
@@ -33,7 +35,7 @@ class UnreachableForAWhile:
         return await self._queue.claim(now, limit, lease_until)
 
     async def record(self, claimed: Claimed, outcome: Outcome) -> None:
-        if self.refused < self.failures:
+        if claimed.delivery.recipient == self._recipient and self.refused < self.failures:
             self.refused += 1
             raise ConnectionRefusedError("the database is not answering")
         await self._queue.record(claimed, outcome)
@@ -67,17 +69,17 @@ class TestRecordingWhileTheDatabaseIsAway:
         self, client: httpx.AsyncClient, services: Services, receiver: Receiver
     ) -> None:
         await with_policy_and_customer(client, receiver)
-        queue = UnreachableForAWhile(services.delivery_queue, failures=3)
-        settings = DispatchSettings(timeout_seconds=5, poll_seconds=0.05)
+        queue = UnreachableForAWhile(services.delivery_queue, receiver.url, failures=3)
+        settings = DispatchSettings(timeout_seconds=5, poll_seconds=0.05, concurrency=1000)
         sender = HttpSender(timeout_seconds=5)
         try:
             dispatcher = Dispatcher(queue, sender, settings)  # type: ignore[arg-type]
-            assert await dispatcher.run_once() == 1
+            assert await dispatcher.run_once() >= 1
             assert queue.refused == 3
             (record,) = await deliveries(client)
             assert record["status"] == "DELIVERED"
             assert record["attempts"] == 1
-            assert await dispatcher.run_once() == 0  # nothing left to send again
+            await dispatcher.run_once()  # nothing of ours left to send again
         finally:
             await sender.close()
         assert [r.webhook_id for r in receiver.snapshot()] == [record["id"]]
@@ -86,12 +88,12 @@ class TestRecordingWhileTheDatabaseIsAway:
         self, client: httpx.AsyncClient, services: Services, receiver: Receiver
     ) -> None:
         await with_policy_and_customer(client, receiver)
-        queue = UnreachableForAWhile(services.delivery_queue, failures=1_000_000)
+        queue = UnreachableForAWhile(services.delivery_queue, receiver.url, failures=1_000_000)
         # A lease of 1.2 s (2 x 0.1 + 1): recording is retried for 0.2 s, then given up.
-        settings = DispatchSettings(timeout_seconds=0.1, poll_seconds=0.05)
+        settings = DispatchSettings(timeout_seconds=0.1, poll_seconds=0.05, concurrency=1000)
         sender = HttpSender(timeout_seconds=2)
         try:
-            assert await Dispatcher(queue, sender, settings).run_once() == 1  # type: ignore[arg-type]
+            assert await Dispatcher(queue, sender, settings).run_once() >= 1  # type: ignore[arg-type]
             (record,) = await deliveries(client)
             assert record["status"] == "PENDING"
             assert record["attempts"] == 0
@@ -99,10 +101,11 @@ class TestRecordingWhileTheDatabaseIsAway:
             await receiver.until(lambda got: len(got) >= 1)
             again = Dispatcher(queue, sender, settings)  # type: ignore[arg-type]
             for _ in range(100):
-                if await again.run_once():
+                await again.run_once()
+                (record,) = await deliveries(client)
+                if record["status"] == "DELIVERED":
                     break
                 await asyncio.sleep(0.05)
-            (record,) = await deliveries(client)
             assert record["status"] == "DELIVERED"
         finally:
             await sender.close()
