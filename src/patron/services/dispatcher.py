@@ -25,7 +25,7 @@ from patron.domain.notifications import (
     sequence_signature,
     standard_signature,
 )
-from patron.storage.queue import Claimed, DeliveryQueue, Outcome
+from patron.storage.queue import UNREACHABLE, Claimed, DeliveryQueue, Outcome
 
 log = logging.getLogger("patron.webhooks")
 _MICROS = 1_000_000
@@ -140,7 +140,7 @@ class Dispatcher:
             try:
                 await self._queue.record(claimed, outcome)
                 return
-            except Exception as exc:  # the database's errors differ by engine and driver
+            except UNREACHABLE as exc:
                 left = lease_ends - time.monotonic()
                 if left <= 0:
                     log.warning(
