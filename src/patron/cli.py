@@ -101,7 +101,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     logging.config.dictConfig(log_config(settings.log_level))
 
     async def run() -> None:
-        db = await open_database(settings.database_url, pool_min=1, pool_max=3)
+        db = await open_database(
+            settings.database_url,
+            pool_min=1,
+            pool_max=3,
+            connect_timeout=settings.database_connect_timeout_seconds,
+            command_timeout=settings.database_command_timeout_seconds or None,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
