@@ -63,6 +63,7 @@ async def build_services(
         pool_max=settings.pool_max,
         connect_timeout=connect_timeout,
         command_timeout=command_timeout,
+        statement_cache_size=settings.database_statement_cache_size,
     )
     standby = None
     if settings.database_read_url:
@@ -73,6 +74,7 @@ async def build_services(
             pool_max=settings.pool_max,
             connect_timeout=connect_timeout,
             command_timeout=command_timeout,
+            statement_cache_size=settings.database_statement_cache_size,
         )
     accounts = AccountStore(db)
     store = Store(db, standby)

@@ -60,6 +60,9 @@ class Settings:
     # is gone or failing over: opening a connection, and each statement (COMMIT included).
     database_connect_timeout_seconds: float = 5.0
     database_command_timeout_seconds: float = 15.0
+    # Prepared statements asyncpg keeps per connection; 0 behind PgBouncer in transaction mode
+    # before 1.21, which cannot follow a named statement from one server connection to another.
+    database_statement_cache_size: int = 100
     # How long an Idempotency-Key and its answer are kept (the contract says 24 hours), and how
     # long a request waits for another one running with its key before a 409.
     idempotency_ttl_seconds: int = 86400
@@ -98,6 +101,7 @@ class Settings:
             database_command_timeout_seconds=_float(
                 "PATRON_DATABASE_COMMAND_TIMEOUT_SECONDS", 15.0
             ),
+            database_statement_cache_size=_int("PATRON_DATABASE_STATEMENT_CACHE_SIZE", 100),
             idempotency_ttl_seconds=_int("PATRON_IDEMPOTENCY_TTL_SECONDS", 86400),
             idempotency_wait_seconds=_float("PATRON_IDEMPOTENCY_WAIT_SECONDS", 10.0),
             rate_limit_per_minute=_int("PATRON_RATE_LIMIT_PER_MINUTE", 0),

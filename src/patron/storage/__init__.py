@@ -14,8 +14,10 @@ async def open_database(
     pool_max: int = 10,
     connect_timeout: float = 5.0,
     command_timeout: float | None = None,
+    statement_cache_size: int = 100,
 ) -> Database:
-    """The timeouts apply to PostgreSQL (SQLite is a file: it has no server to wait for)."""
+    """The timeouts and the statement cache apply to PostgreSQL only: SQLite is a file, with no
+    server to wait for and nothing between Patron and it."""
     if url.startswith(("postgresql://", "postgres://")):
         return await PostgresDatabase.connect(
             url,
@@ -23,6 +25,7 @@ async def open_database(
             max_size=pool_max,
             connect_timeout=connect_timeout,
             command_timeout=command_timeout,
+            statement_cache_size=statement_cache_size,
         )
     if url.startswith("sqlite:"):
         return SQLiteDatabase(sqlite_path(url))

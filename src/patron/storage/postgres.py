@@ -141,6 +141,7 @@ class PostgresDatabase:
         max_size: int = 10,
         connect_timeout: float = 5.0,
         command_timeout: float | None = None,
+        statement_cache_size: int = 100,
     ) -> PostgresDatabase:
         """`connect_timeout` bounds each attempt to open a connection (every host of a multi-host
         URL in turn); `command_timeout` each statement, COMMIT included (None: no bound). A
@@ -153,6 +154,7 @@ class PostgresDatabase:
                 reset=_no_reset,
                 timeout=connect_timeout,
                 command_timeout=command_timeout,
+                statement_cache_size=statement_cache_size,
             )
         return cls(pool, acquire_timeout=connect_timeout + (command_timeout or 0.0))
 
