@@ -90,6 +90,7 @@ class TestRateLimiter:
             assert statuses == [200, 200, 200, 429]
             assert int(response.headers["retry-after"]) >= 1
             assert response.json()["error"]["type"] == "RateLimited"
+            assert response.json()["error"]["retryAfter"] == int(response.headers["retry-after"])
             assert "x-request-id" in response.headers
             other = await http.get("/customers", headers=auth_header(second.issued))  # type: ignore[attr-defined]
             assert other.status_code == 200

@@ -385,6 +385,7 @@ class TestConcurrentRequests:
         assert busy.status_code == 409
         assert error_type(busy) == "IdempotencyKeyInUse"
         assert busy.headers["retry-after"] == "1"
+        assert busy.json()["error"]["retryAfter"] == 1
         retry = await client.post("/customers", content=body, headers=keyed(key))
         assert retry.status_code == 201
         assert "idempotent-replayed" not in retry.headers

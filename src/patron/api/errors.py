@@ -86,10 +86,10 @@ def envelope(
 
 
 def retry_after_of(error: PatronError) -> int | None:
-    """Seconds to wait before trying again, for the errors that are worth retrying as they are."""
-    if isinstance(error, RateLimited | Unavailable):
-        return int(error.retry_after)
-    return None
+    """Seconds to wait before trying again, for the errors worth retrying as they are (those with
+    a `retry_after`: rate limited, key in use, database unavailable)."""
+    seconds = getattr(error, "retry_after", None)
+    return None if seconds is None else int(seconds)
 
 
 def error_response(error: PatronError, headers: dict[str, str] | None = None) -> Response:
