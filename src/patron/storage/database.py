@@ -1,4 +1,5 @@
 """The one interface both engines implement: run `$n`-parameter SQL, read rows, group writes.
+Either engine raises `domain.errors.Unavailable` when the database cannot take the request now.
 
 SQL is written once, PostgreSQL-style (`$1`, `$2`); the SQLite engine rewrites the numbers to `?1`,
 which SQLite reads the same way. The few spots where the engines' SQL differs are in `Dialect`.
@@ -120,6 +121,10 @@ class Database(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """A connection in a transaction: committed when the block ends, rolled back on error."""
+        ...
+
+    async def check_writable(self) -> None:
+        """Returns when a write could be made now; raises `domain.errors.Unavailable` if not."""
         ...
 
     async def close(self) -> None: ...

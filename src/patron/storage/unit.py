@@ -16,6 +16,7 @@ from patron.storage.idempotency import IdempotencyRepo
 from patron.storage.notifications import NotificationRepo
 from patron.storage.organizations import OrganizationRepo
 from patron.storage.payment_settings import PaymentSettingsRepo
+from patron.storage.routing import standby_allowed
 
 # The transaction a whole request runs in, when it asked for one (`Store.request_transaction`):
 # units opened by the request's services join it instead of opening their own. A context variable
@@ -40,10 +41,18 @@ class Unit:
 
 
 class Store:
-    """Opens units of work. Every unit is bound to one account: no query it runs can leave it."""
+    """Opens units of work. Every unit is bound to one account: no query it runs can leave it.
 
-    def __init__(self, db: Database) -> None:
+    `standby`, when given, answers the reads a request marked with `routing.standby_reads`."""
+
+    def __init__(self, db: Database, standby: Database | None = None) -> None:
         self.db = db
+        self.standby = standby
+
+    async def close(self) -> None:
+        await self.db.close()
+        if self.standby is not None:
+            await self.standby.close()
 
     def _joined(self) -> Connection | None:
         current = _request_transaction.get()
@@ -58,8 +67,9 @@ class Store:
         if conn is not None:
             yield Unit(conn, self.db.dialect, account_id)
             return
-        async with self.db.read() as conn:
-            yield Unit(conn, self.db.dialect, account_id)
+        source = self.standby if self.standby is not None and standby_allowed() else self.db
+        async with source.read() as conn:
+            yield Unit(conn, source.dialect, account_id)
 
     @asynccontextmanager
     async def writing(self, account_id: str) -> AsyncIterator[Unit]:
