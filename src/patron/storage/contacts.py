@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from patron.domain.customers import Contact, ContactDraft, email_key
 from patron.domain.enums import BillingPreference
 from patron.domain.ids import new_id
-from patron.storage.database import Connection, Dialect, Row, rows_values
+from patron.storage.database import Dialect, Row, rows_values
+from patron.storage.deferred import DeferringConnection
 
 CONTACT_FIELDS = (
     "id", "customer_id", "name", "email", "billing_preference", "created_at", "updated_at",
@@ -30,7 +31,7 @@ def contact_from_row(row: Row) -> Contact:
 
 
 class ContactRepo:
-    def __init__(self, conn: Connection, dialect: Dialect, account_id: str) -> None:
+    def __init__(self, conn: DeferringConnection, dialect: Dialect, account_id: str) -> None:
         self._conn = conn
         self._any = dialect.any_of
         self._account = account_id
@@ -98,7 +99,7 @@ class ContactRepo:
                 for d in drafts
             ]
         )
-        await self._conn.execute(
+        self._conn.defer(
             "INSERT INTO contacts (id, account_id, customer_id, name, email, email_key,"
             f" billing_preference, created_at, updated_at) {values}",
             *args,

@@ -20,8 +20,9 @@ from patron.domain.customers import (
 from patron.domain.enums import CustomerStatus, IntegrationService, SortOrder, TaxStatus
 from patron.domain.listing import CustomerFilters, Position, SortKey
 from patron.storage.contacts import CONTACT_FIELDS, contact_from_row
-from patron.storage.database import Connection, Dialect, Row, rows_values
+from patron.storage.database import Dialect, Row, rows_values
 from patron.storage.database import bind as bind_arg
+from patron.storage.deferred import DeferringConnection
 
 _COLUMNS = (
     "c.id, c.account_id, c.created_at, c.updated_at, c.legal_name, c.line1, c.line2, c.town,"
@@ -122,7 +123,7 @@ def _limit(limit: int) -> str:
 
 
 class CustomerRepo:
-    def __init__(self, conn: Connection, dialect: Dialect, account_id: str) -> None:
+    def __init__(self, conn: DeferringConnection, dialect: Dialect, account_id: str) -> None:
         self._conn = conn
         self._any = dialect.any_of
         self._dialect = dialect
@@ -155,7 +156,7 @@ class CustomerRepo:
 
     async def insert(self, customer_id: str, draft: CustomerDraft, at: int) -> None:
         status = (draft.status or CustomerStatus.ACTIVE).value
-        await self._conn.execute(
+        self._conn.defer(
             "INSERT INTO customers (id, account_id, created_at, updated_at, revision, legal_name,"
             " legal_name_key, line1, line2, town, state, postcode, country, url, domain, label,"
             " label_key, telephone, tax_status, status) VALUES ($1, $2, $3, $3, 1, $4, $5, $6,"
@@ -316,7 +317,7 @@ class CustomerRepo:
             values, args = rows_values(
                 [(self._account, customer_id, k, v) for k, v in properties.items()]
             )
-            await self._conn.execute(
+            self._conn.defer(
                 f"INSERT INTO customer_properties (account_id, customer_id, key, value) {values}",
                 *args,
             )

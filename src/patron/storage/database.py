@@ -6,6 +6,7 @@ which SQLite reads the same way. The few spots where the engines' SQL differs ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -13,6 +14,10 @@ from typing import Any, Protocol
 
 # A result row: sqlite3.Row and asyncpg.Record both read by column name.
 Row = Any
+# One statement and its arguments.
+Statement = tuple[str, Sequence[Any]]
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
 def bind(args: list[Any], value: Any) -> str:
@@ -77,6 +82,30 @@ class Dialect:
         if millis is None:
             return "SET LOCAL lock_timeout = DEFAULT"
         return f"SET LOCAL lock_timeout = {max(1, int(millis))}"
+
+    def combined(self, statements: Sequence[Statement]) -> list[Statement]:
+        """Independent writes as few statements as the engine runs them in; the last answers
+        what the last of `statements` answers (its RETURNING rows).
+
+        PostgreSQL: one statement, the others as data-modifying CTEs before the last (one round
+        trip instead of n). They all see the database as it was before it, so this is only for
+        writes none of the others depends on, such as inserts of new rows (foreign keys are
+        checked at the end of the statement, so a new row's children may come with it). SQLite
+        has no data-modifying CTEs, and a statement costs no round trip there: unchanged."""
+        if self.name != "postgresql" or len(statements) < 2:
+            return list(statements)
+        parts: list[str] = []
+        args: list[Any] = []
+        for sql, values in statements:
+            parts.append(_renumbered(sql, len(args)))
+            args.extend(values)
+        ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
+        return [(f"WITH {ctes} {parts[-1]}", args)]
+
+
+def _renumbered(sql: str, offset: int) -> str:
+    """`sql` with each `$n` moved up by `offset`."""
+    return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
 
 
 def rows_values(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
