@@ -80,23 +80,40 @@ class ContactRepo:
         )
         return contact_id
 
-    async def insert(self, customer_id: str, drafts: Sequence[ContactDraft], at: int) -> None:
-        if not drafts:
-            return
+    async def insert(
+        self, customer_id: str, drafts: Sequence[ContactDraft], at: int
+    ) -> list[Contact]:
+        """Inserts new contacts (deferred: see storage/deferred.py); answers them as stored, in
+        the order a read gives (created together, so by id: ids made in sequence sort in the
+        order made)."""
+        contacts = [
+            Contact(
+                id=new_id(),
+                name=d.name,
+                email=d.email,
+                billing_preference=d.billing_preference,
+                created_at=at,
+                updated_at=at,
+                revision=1,
+            )
+            for d in drafts
+        ]
+        if not contacts:
+            return []
         values, args = rows_values(
             [
                 (
-                    new_id(),
+                    c.id,
                     self._account,
                     customer_id,
-                    d.name,
-                    d.email,
-                    email_key(d.email),
-                    d.billing_preference.value,
+                    c.name,
+                    c.email,
+                    email_key(c.email),
+                    c.billing_preference.value,
                     at,
                     at,
                 )
-                for d in drafts
+                for c in contacts
             ]
         )
         self._conn.defer(
@@ -104,6 +121,7 @@ class ContactRepo:
             f" billing_preference, created_at, updated_at) {values}",
             *args,
         )
+        return sorted(contacts, key=lambda c: c.id)
 
     async def update(self, contact_id: str, draft: ContactDraft, at: int) -> None:
         await self._conn.execute(
