@@ -480,6 +480,23 @@ class TestArchiveCustomer:
         assert again.json()["archivedAt"] == archived_at
         assert (await client.get(f"/customers/{created['id']}")).json()["archivedAt"] == archived_at
 
+    async def test_archive_and_restore_answer_what_a_get_gives(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Archive and restore answer the customer without reading it back
+        # (services/customers.py `_set_archived`): answer and ETag must match what is stored.
+        parent = await make_customer(client, legalName="Parent")
+        created = await make_customer(
+            client, parentId=parent["id"], customProperties={"b": "1", "a": "2"}
+        )
+        for action in ("archive", "restore"):
+            response = await client.post(f"/customers/{created['id']}/{action}")
+            assert response.status_code == 200
+            fetched = await client.get(f"/customers/{created['id']}")
+            assert response.json() == fetched.json()
+            assert response.headers["etag"] == fetched.headers["etag"]
+        assert fetched.json()["organizations"] != []
+
     async def test_archived_customers_leave_the_default_list(
         self, client: httpx.AsyncClient
     ) -> None:

@@ -226,8 +226,13 @@ class CustomerService:
                 await unit.customers.archive(customer_id, at)
             else:
                 await unit.customers.restore(customer_id, at)
-            await unit.customers.touch([customer_id])
-            changed = await load(unit, customer_id)
+            # Only these three fields changed (under the row lock): not read back.
+            changed = dataclasses.replace(
+                current,
+                archived_at=at if archived else None,
+                updated_at=at,
+                revision=current.revision + 1,
+            )
             kind = EventType.CUSTOMER_ARCHIVED if archived else EventType.CUSTOMER_RESTORED
             await self._history.customer(unit, actor, kind, current, changed)
             return changed

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 # A result row: sqlite3.Row and asyncpg.Record both read by column name.
@@ -94,18 +95,27 @@ class Dialect:
         has no data-modifying CTEs, and a statement costs no round trip there: unchanged."""
         if self.name != "postgresql" or len(statements) < 2:
             return list(statements)
-        parts: list[str] = []
-        args: list[Any] = []
-        for sql, values in statements:
-            parts.append(_renumbered(sql, len(args)))
-            args.extend(values)
-        ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
-        return [(f"WITH {ctes} {parts[-1]}", args)]
+        args = [value for _, values in statements for value in values]
+        shape = tuple((sql, len(values)) for sql, values in statements)
+        return [(_with_ctes(shape), args)]
 
 
 def _renumbered(sql: str, offset: int) -> str:
     """`sql` with each `$n` moved up by `offset`."""
     return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+
+
+@lru_cache(maxsize=256)
+def _with_ctes(shape: tuple[tuple[str, int], ...]) -> str:
+    """The statements (each with its argument count) as one: the last after the others as
+    CTEs, placeholders numbered through. Cached: a write path sends the same few shapes."""
+    parts: list[str] = []
+    offset = 0
+    for sql, count in shape:
+        parts.append(_renumbered(sql, offset))
+        offset += count
+    ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
+    return f"WITH {ctes} {parts[-1]}"
 
 
 def rows_values(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
