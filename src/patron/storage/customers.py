@@ -115,9 +115,9 @@ def _whole_sql(dialect: Dialect) -> str:
 
 
 def _by_key(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Custom properties in code-point order of their keys: the order SQLite's BINARY collation
-    gives, whatever collation a PostgreSQL database has, and the order a new customer's are
-    answered in without reading them back (`CustomerService.create`)."""
+    """Custom properties in code-point order of their keys: the order both engines give (SQLite's
+    BINARY collation, PostgreSQL's `COLLATE "C"` column), stated here as the rule a new
+    customer's are answered by without reading them back (`CustomerService._insert`)."""
     return dict(sorted(pairs))
 
 
