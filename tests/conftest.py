@@ -69,13 +69,13 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[Services]:
     # Argon2 at its cheapest: the suite makes hundreds of credentials; production keeps the default.
-    built, db = await build_services(
+    built, store = await build_services(
         settings, password_hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     )
     try:
         yield built
     finally:
-        await db.close()
+        await store.close()
 
 
 @pytest.fixture
@@ -131,13 +131,21 @@ def contract_dir() -> Path:
     )
 
 
+_POSTGRES_MARKERS = ("postgres_plans", "postgres_only")
+
+
+def _postgres_only(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in _POSTGRES_MARKERS)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """PostgreSQL's plan tests run in the PostgreSQL pass (`make test-postgres`); on SQLite they are
-    deselected, not skipped: SQLite's plans have their own test (tests/storage/test_query_plans.py).
-    """
+    """PostgreSQL's plan tests and its server's failures (outage, failover, standby) run in the
+    PostgreSQL pass (`make test-postgres`); on SQLite they are deselected, not skipped: SQLite's
+    plans have their own test (tests/storage/test_query_plans.py), and a file has no server to
+    lose."""
     if (os.environ.get("PATRON_TEST_DATABASE_URL") or "").startswith("postgres"):
         return
-    dropped = [item for item in items if item.get_closest_marker("postgres_plans")]
+    dropped = [item for item in items if _postgres_only(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if not item.get_closest_marker("postgres_plans")]
+        items[:] = [item for item in items if not _postgres_only(item)]

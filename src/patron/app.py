@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from patron.api.cursors import CursorCodec
 from patron.api.endpoint import json_response
 from patron.api.errors import MethodNotAllowed, error_response
+from patron.api.health import healthz, readyz
 from patron.api.hotpaths import HOT_OPERATIONS, HotPaths
 from patron.api.middleware import RequestContext
 from patron.api.openapi import document
@@ -33,6 +34,7 @@ from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
 from patron.services.dispatcher import Dispatcher, DispatchSettings
 from patron.services.events import EventService
+from patron.services.health import Health
 from patron.services.history import History
 from patron.services.idempotency import IdempotencyService
 from patron.services.notifications import NotificationService
@@ -40,7 +42,6 @@ from patron.services.organizations import OrganizationService
 from patron.services.payment_settings import PaymentSettingsService
 from patron.storage import open_database
 from patron.storage.accounts import AccountStore
-from patron.storage.database import Database
 from patron.storage.queue import DeliveryQueue
 from patron.storage.unit import Store
 from patron.webhook_sender import HttpSender
@@ -51,13 +52,32 @@ IDEMPOTENCY_PURGE_SECONDS = 60.0
 
 async def build_services(
     settings: Settings, *, password_hasher: PasswordHasher | None = None
-) -> tuple[Services, Database]:
-    """`password_hasher` overrides Argon2's default cost (the test suite makes it cheap)."""
+) -> tuple[Services, Store]:
+    """`password_hasher` overrides Argon2's default cost (the test suite makes it cheap). The
+    databases are closed by `close_databases`."""
+    connect_timeout = settings.database_connect_timeout_seconds
+    command_timeout = settings.database_command_timeout_seconds or None
     db = await open_database(
-        settings.database_url, pool_min=settings.pool_min, pool_max=settings.pool_max
+        settings.database_url,
+        pool_min=settings.pool_min,
+        pool_max=settings.pool_max,
+        connect_timeout=connect_timeout,
+        command_timeout=command_timeout,
+        statement_cache_size=settings.database_statement_cache_size,
     )
+    standby = None
+    if settings.database_read_url:
+        # No connection at start: a standby that is down must not keep the API from serving.
+        standby = await open_database(
+            settings.database_read_url,
+            pool_min=0,
+            pool_max=settings.pool_max,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+            statement_cache_size=settings.database_statement_cache_size,
+        )
     accounts = AccountStore(db)
-    store = Store(db)
+    store = Store(db, standby)
     history = History(WireSnapshots())
     services = Services(
         settings=settings,
@@ -73,6 +93,7 @@ async def build_services(
         events=EventService(store),
         notifications=NotificationService(store, deny_private=settings.webhook_deny_private),
         delivery_queue=DeliveryQueue(db),
+        health=Health(db),
         idempotency=IdempotencyService(
             store,
             ttl_seconds=settings.idempotency_ttl_seconds,
@@ -83,7 +104,7 @@ async def build_services(
         else None,
         auth_failures=FailedAuthDelay(max_seconds=settings.auth_failure_delay_max_seconds),
     )
-    return services, db
+    return services, store
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -177,17 +198,22 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             async with _housekeeping(services):
                 yield
             return
-        built, db = await build_services(settings)
+        built, store = await build_services(settings)
         app.state.services = built
         try:
             async with _housekeeping(built):
                 yield
         finally:
-            await db.close()
+            await store.close()
 
     api = Mount("/api", routes=api_routes())
     app = Starlette(
-        routes=[Route("/api/openapi.json", _openapi, methods=["GET"]), api],
+        routes=[
+            Route("/api/openapi.json", _openapi, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            api,
+        ],
         middleware=[
             Middleware(RequestContext),
             Middleware(HotPaths, mount=api, operations=HOT_OPERATIONS),

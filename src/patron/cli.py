@@ -37,7 +37,12 @@ def _with_credentials(
         migrate(settings.database_url)  # the embedded default sets itself up
 
     async def run() -> Any:
-        db = await open_database(settings.database_url, pool_min=1, pool_max=2)
+        db = await open_database(
+            settings.database_url,
+            pool_min=1,
+            pool_max=2,
+            statement_cache_size=settings.database_statement_cache_size,
+        )
         try:
             return await work(CredentialService(AccountStore(db)))
         finally:
@@ -101,7 +106,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     logging.config.dictConfig(log_config(settings.log_level))
 
     async def run() -> None:
-        db = await open_database(settings.database_url, pool_min=1, pool_max=3)
+        db = await open_database(
+            settings.database_url,
+            pool_min=1,
+            pool_max=3,
+            connect_timeout=settings.database_connect_timeout_seconds,
+            command_timeout=settings.database_command_timeout_seconds or None,
+            statement_cache_size=settings.database_statement_cache_size,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -199,7 +211,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     progress = Progress(source) if sys.stderr.isatty() else None
 
     async def run() -> Any:
-        db = await open_database(settings.database_url, pool_min=1, pool_max=3)
+        db = await open_database(
+            settings.database_url,
+            pool_min=1,
+            pool_max=3,
+            statement_cache_size=settings.database_statement_cache_size,
+        )
         report = Report.open(report_path)
         try:
             account = await AccountStore(db).get_or_create_account(args.account)

@@ -54,6 +54,15 @@ class Settings:
     auth_cache_seconds: float = 10.0
     pool_min: int = 2
     pool_max: int = 10
+    # PostgreSQL standby for GET requests (docs/deploy.md); empty: every read goes to the primary.
+    database_read_url: str = ""
+    # Bounds on waiting for PostgreSQL, so a request answers 503 instead of hanging when the server
+    # is gone or failing over: opening a connection, and each statement (COMMIT included).
+    database_connect_timeout_seconds: float = 5.0
+    database_command_timeout_seconds: float = 15.0
+    # Prepared statements asyncpg keeps per connection; 0 behind PgBouncer in transaction mode
+    # before 1.21, which cannot follow a named statement from one server connection to another.
+    database_statement_cache_size: int = 100
     # How long an Idempotency-Key and its answer are kept (the contract says 24 hours), and how
     # long a request waits for another one running with its key before a 409.
     idempotency_ttl_seconds: int = 86400
@@ -87,6 +96,12 @@ class Settings:
             auth_cache_seconds=_float("PATRON_AUTH_CACHE_SECONDS", 10.0),
             pool_min=_int("PATRON_DATABASE_POOL_MIN", 2),
             pool_max=_int("PATRON_DATABASE_POOL_MAX", 10),
+            database_read_url=os.environ.get("PATRON_DATABASE_READ_URL") or "",
+            database_connect_timeout_seconds=_float("PATRON_DATABASE_CONNECT_TIMEOUT_SECONDS", 5.0),
+            database_command_timeout_seconds=_float(
+                "PATRON_DATABASE_COMMAND_TIMEOUT_SECONDS", 15.0
+            ),
+            database_statement_cache_size=_int("PATRON_DATABASE_STATEMENT_CACHE_SIZE", 100),
             idempotency_ttl_seconds=_int("PATRON_IDEMPOTENCY_TTL_SECONDS", 86400),
             idempotency_wait_seconds=_float("PATRON_IDEMPOTENCY_WAIT_SECONDS", 10.0),
             rate_limit_per_minute=_int("PATRON_RATE_LIMIT_PER_MINUTE", 0),

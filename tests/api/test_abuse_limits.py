@@ -68,11 +68,11 @@ class TestRateLimiter:
         assert Settings().rate_limit_per_minute == 0
 
     async def test_the_setting_builds_a_limiter(self, settings: Settings) -> None:
-        built, db = await build_services(settings.but(rate_limit_per_minute=1500))
+        built, store = await build_services(settings.but(rate_limit_per_minute=1500))
         try:
             assert built.rate_limiter is not None
         finally:
-            await db.close()
+            await store.close()
 
     async def test_over_the_limit_is_a_429_with_retry_after(
         self, services: Services, new_client: ClientFactory
@@ -90,6 +90,7 @@ class TestRateLimiter:
             assert statuses == [200, 200, 200, 429]
             assert int(response.headers["retry-after"]) >= 1
             assert response.json()["error"]["type"] == "RateLimited"
+            assert response.json()["error"]["retryAfter"] == int(response.headers["retry-after"])
             assert "x-request-id" in response.headers
             other = await http.get("/customers", headers=auth_header(second.issued))  # type: ignore[attr-defined]
             assert other.status_code == 200

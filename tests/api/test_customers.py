@@ -56,6 +56,39 @@ class TestCreateCustomer:
         fetched = await client.get(f"/customers/{created['id']}")
         assert fetched.json() == created
 
+    async def test_answer_and_event_are_what_a_get_gives(self, client: httpx.AsyncClient) -> None:
+        # A create answers the customer it wrote without reading it back (services/customers.py
+        # `_insert`): the answer, its ETag and the event must match what is stored, in the
+        # stored order (custom properties by key in code-point order, contacts as given).
+        body = customer_body(
+            url="https://shop.example.org/",
+            label="Reseller",
+            telephone="+44 20 7946 0000",
+            status="ACTIVE",
+            customerAliases=["answer-matches-get"],
+            integrationIds=[{"service": "Stripe", "id": "cus_1"}],
+            pushToIntegrations=["Xero"],
+            customProperties={"zeta": "1", "Alpha": "2", "beta": "3", "émoji": "4", "_": "5"},
+            contacts=[
+                contact(name=f"Person {i}", email=f"p{i}@example.com", billingPreference=pref)
+                for i, pref in enumerate(["STANDARD", "PRIMARY", "NONE", "STANDARD", "NONE"])
+            ],
+        )
+        response = await client.post("/customers", json=body)
+        assert response.status_code == 201
+        created = response.json()
+        fetched = await client.get(f"/customers/{created['id']}")
+        assert fetched.json() == created
+        assert fetched.headers["etag"] == response.headers["etag"]
+        assert list(created["customProperties"]) == ["Alpha", "_", "beta", "zeta", "émoji"]
+        assert [c["name"] for c in created["contacts"]] == [f"Person {i}" for i in range(5)]
+        events = (
+            await client.get(
+                "/events", params={"resourceId": created["id"], "type": "CUSTOMER_CREATED"}
+            )
+        ).json()["items"]
+        assert [e["resource"] for e in events] == [created]
+
     async def test_optional_fields_are_omitted_never_null(self, client: httpx.AsyncClient) -> None:
         created = await make_customer(client, address=address(line2=None))
         for name in ("url", "domain", "label", "archivedAt"):
@@ -446,6 +479,23 @@ class TestArchiveCustomer:
         assert again.status_code == 200
         assert again.json()["archivedAt"] == archived_at
         assert (await client.get(f"/customers/{created['id']}")).json()["archivedAt"] == archived_at
+
+    async def test_archive_and_restore_answer_what_a_get_gives(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Archive and restore answer the customer without reading it back
+        # (services/customers.py `_set_archived`): answer and ETag must match what is stored.
+        parent = await make_customer(client, legalName="Parent")
+        created = await make_customer(
+            client, parentId=parent["id"], customProperties={"b": "1", "a": "2"}
+        )
+        for action in ("archive", "restore"):
+            response = await client.post(f"/customers/{created['id']}/{action}")
+            assert response.status_code == 200
+            fetched = await client.get(f"/customers/{created['id']}")
+            assert response.json() == fetched.json()
+            assert response.headers["etag"] == fetched.headers["etag"]
+        assert fetched.json()["organizations"] != []
 
     async def test_archived_customers_leave_the_default_list(
         self, client: httpx.AsyncClient

@@ -103,14 +103,14 @@ def fuzz_credentials(database_url: str) -> dict[str, str]:
     """Basic credentials of a fresh account, made outside any test's event loop."""
 
     async def make() -> dict[str, str]:
-        built, db = await build_services(
+        built, store = await build_services(
             Settings(database_url=database_url, pool_min=1, pool_max=1),
             password_hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
         )
         try:
             return auth_header(await built.credentials.create("schemathesis"))
         finally:
-            await db.close()
+            await store.close()
 
     return asyncio.run(make())
 

@@ -22,6 +22,7 @@ from patron.domain.ids import now_micros
 from patron.storage import open_database
 from patron.storage.database import Database
 from patron.storage.idempotency import IdempotencyRepo
+from patron.storage.unit import Store
 from tests.conftest import auth_header
 from tests.factories import customer_body, make_customer
 from tests.servers import ServerProcess
@@ -78,10 +79,10 @@ async def stored_keys(db: Database, client: httpx.AsyncClient) -> int:
 @pytest.fixture
 async def tuned_client(settings: Settings) -> AsyncIterator[TunedClient]:
     """A client of a new account on an app built with some settings changed."""
-    opened: list[tuple[httpx.AsyncClient, Database]] = []
+    opened: list[tuple[httpx.AsyncClient, Store]] = []
 
     async def make(**changes: Any) -> tuple[httpx.AsyncClient, Services]:
-        services, database = await build_services(settings.but(**changes))
+        services, store = await build_services(settings.but(**changes))
         issued = await services.credentials.create(f"account-{uuid.uuid4().hex[:12]}")
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(services.settings, services=services)),
@@ -89,13 +90,13 @@ async def tuned_client(settings: Settings) -> AsyncIterator[TunedClient]:
             headers={**auth_header(issued), "Content-Type": "application/json"},
         )
         client.issued = issued  # type: ignore[attr-defined]
-        opened.append((client, database))
+        opened.append((client, store))
         return client, services
 
     yield make
-    for client, database in opened:
+    for client, store in opened:
         await client.aclose()
-        await database.close()
+        await store.close()
 
 
 def shift_clock(monkeypatch: pytest.MonkeyPatch, micros: int) -> None:
@@ -384,6 +385,7 @@ class TestConcurrentRequests:
         assert busy.status_code == 409
         assert error_type(busy) == "IdempotencyKeyInUse"
         assert busy.headers["retry-after"] == "1"
+        assert busy.json()["error"]["retryAfter"] == 1
         retry = await client.post("/customers", content=body, headers=keyed(key))
         assert retry.status_code == 201
         assert "idempotent-replayed" not in retry.headers

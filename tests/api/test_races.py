@@ -25,14 +25,14 @@ WRITERS = 12
 @pytest.fixture
 async def wide(settings: Settings) -> AsyncIterator[Services]:
     """Services with a pool as wide as the writers, so PostgreSQL runs them all at once."""
-    built, db = await build_services(
+    built, store = await build_services(
         settings.but(pool_max=WRITERS),
         password_hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
     )
     try:
         yield built
     finally:
-        await db.close()
+        await store.close()
 
 
 @pytest.fixture

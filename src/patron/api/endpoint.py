@@ -20,7 +20,8 @@ from patron.api.logfields import log_fields
 from patron.api.state import Services
 from patron.api.versions import VERSION_HEADER, ApiVersion, resolve
 from patron.domain.accounts import Credential
-from patron.domain.errors import Invalid, NotFound, PatronError, Unauthenticated
+from patron.domain.errors import Invalid, NotFound, PatronError, Unauthenticated, Unavailable
+from patron.storage.routing import standby_reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,16 @@ def _presented_client_id(header: str | None) -> str | None:
 Handler = Callable[[Call], Awaitable[Response]]
 
 
+async def _from_standby(call: Call, handler: Handler) -> Response:
+    """A GET answered from the standby (PATRON_DATABASE_READ_URL); from the primary when the
+    standby cannot answer. A GET writes nothing, so running it twice is harmless."""
+    try:
+        with standby_reads():
+            return await handler(call)
+    except Unavailable:
+        return await handler(call)
+
+
 def operation(operation_id: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint running `handler` as the contract's `operation_id`."""
 
@@ -130,10 +141,12 @@ def operation(operation_id: str, handler: Handler) -> Callable[[Request], Awaita
                 raise NotFound(f"No record at {request.url.path}")
             call = Call(request, credential, version, services)
             key = idempotency_key(request)
-            if key is None:
-                response = await handler(call)
-            else:
+            if key is not None:
                 response = await answer_once(call, key, handler)
+            elif request.method == "GET" and services.settings.database_read_url:
+                response = await _from_standby(call, handler)
+            else:
+                response = await handler(call)
         except PatronError as error:
             response = error_response(error)
         if version_name is not None and VERSION_HEADER not in response.headers:

@@ -1,5 +1,6 @@
 """The one table from error to HTTP status, and the envelope every error is answered in:
-`{"error": {"type": ..., "message": ..., "errors": [{"field": ..., "message": ...}]}}`."""
+`{"error": {"type": ..., "message": ..., "errors": [{"field": ..., "message": ...}]}}`; an answer
+to retry later (429, 503) also says when, as `retryAfter` (seconds) and in `Retry-After`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from patron.domain.errors import (
     PatronError,
     PreconditionFailed,
     Unauthenticated,
+    Unavailable,
 )
 
 
@@ -46,6 +48,7 @@ STATUS: dict[type[PatronError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     RateLimited: 429,
+    Unavailable: 503,
 }
 
 
@@ -65,14 +68,28 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     type: str
     message: str
     errors: list[FieldErrorOut] | None = None
+    retryAfter: int | None = None  # noqa: N815 (the wire's name)
 
 
 class ErrorEnvelope(msgspec.Struct):
     error: ErrorBody
 
 
-def envelope(error_type: str, message: str, errors: list[FieldErrorOut] | None = None) -> bytes:
-    return msgspec.json.encode(ErrorEnvelope(ErrorBody(error_type, message, errors)))
+def envelope(
+    error_type: str,
+    message: str,
+    errors: list[FieldErrorOut] | None = None,
+    *,
+    retry_after: int | None = None,
+) -> bytes:
+    return msgspec.json.encode(ErrorEnvelope(ErrorBody(error_type, message, errors, retry_after)))
+
+
+def retry_after_of(error: PatronError) -> int | None:
+    """Seconds to wait before trying again, for the errors worth retrying as they are (those with
+    a `retry_after`: rate limited, key in use, database unavailable)."""
+    seconds = getattr(error, "retry_after", None)
+    return None if seconds is None else int(seconds)
 
 
 def error_response(error: PatronError, headers: dict[str, str] | None = None) -> Response:
@@ -82,10 +99,11 @@ def error_response(error: PatronError, headers: dict[str, str] | None = None) ->
     headers = dict(headers or {})
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = 'Basic realm="patron", charset="UTF-8"'
-    if isinstance(error, RateLimited):
-        headers["Retry-After"] = str(error.retry_after)
+    retry_after = retry_after_of(error)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return Response(
-        envelope(error.type, error.message, field_errors),
+        envelope(error.type, error.message, field_errors, retry_after=retry_after),
         status_code=status_of(error),
         media_type="application/json",
         headers=headers,

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from patron.api.endpoint import Call, Handler
 
 REPLAYED_HEADER = "Idempotent-Replayed"
-RETRY_AFTER_SECONDS = 1
 # Computed per response by Starlette; replays compute their own.
 _UNSTORED_HEADERS = frozenset({"content-length"})
 
@@ -62,7 +61,7 @@ async def answer_once(call: Call, key: str, handler: Handler) -> Response:
                 claim.keep(_stored(response, call.version.name))
             return response
     except IdempotencyKeyInUse as error:
-        return error_response(error, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return error_response(error)
 
 
 def _target(request: Request) -> str:

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from patron.api.errors import envelope
 from patron.api.logfields import fields_of_scope
 from patron.api.versions import LATEST, VERSIONS
+from patron.domain.errors import Unavailable
 
 log = logging.getLogger("patron.api")
 access = logging.getLogger("patron.access")
@@ -54,6 +55,20 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_context)
+        except Unavailable as error:
+            # Operations answer it themselves; this catches it anywhere else (never a 500).
+            if started:
+                raise
+            retry = str(error.retry_after).encode()
+            await send_with_context(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [(b"content-type", b"application/json"), (b"retry-after", retry)],
+                }
+            )
+            body = envelope(error.type, error.message, retry_after=error.retry_after)
+            await send({"type": "http.response.body", "body": body})
         except Exception:
             log.exception(
                 "unhandled error, request id %s", request_id, extra={"request_id": request_id}

@@ -29,6 +29,8 @@ _ERRORS = {
     "413": "Body over the size limit",
     "415": "Body is not JSON",
     "429": "Over the credential's rate limit (when one is set); retry after Retry-After seconds",
+    "503": "The database is unreachable, read-only or failing over: retry after Retry-After "
+    "seconds (a POST with the same Idempotency-Key, so that it takes effect once)",
 }
 
 # Headers on every response of an operation.
@@ -51,6 +53,12 @@ _STATUS_HEADERS: dict[str, dict[str, Any]] = {
     "429": {
         "Retry-After": {
             "description": "Seconds until the next request is allowed",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+    "503": {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying",
             "schema": {"type": "integer", "minimum": 0},
         }
     },

@@ -12,6 +12,7 @@ from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
 from patron.services.events import EventService
+from patron.services.health import Health
 from patron.services.idempotency import IdempotencyService
 from patron.services.notifications import NotificationService
 from patron.services.organizations import OrganizationService
@@ -34,6 +35,7 @@ class Services:
     notifications: NotificationService
     # The webhook outbox, for the dispatcher the app runs (docs/webhooks.md).
     delivery_queue: DeliveryQueue
+    health: Health
     # Abuse limits, per process (api/throttle.py); no rate limiter when the limit is off.
     rate_limiter: RateLimiter | None = None
     auth_failures: FailedAuthDelay = field(default_factory=FailedAuthDelay)

@@ -62,3 +62,12 @@ class PreconditionFailed(PatronError):
 
 class Unauthenticated(PatronError):
     type = "Unauthorized"
+
+
+class Unavailable(PatronError):
+    """The store cannot take the request right now: unreachable, read-only or failing over.
+    Nothing was changed (or the change's fate is unknown, when the link broke at commit); the
+    caller retries after `retry_after` seconds, with the same Idempotency-Key for a POST."""
+
+    type = "ServiceUnavailable"
+    retry_after = 1

@@ -66,6 +66,7 @@ class IdempotencyKeyInUse(Conflict):
     """A request with the key is still running and did not finish within the wait."""
 
     type = "IdempotencyKeyInUse"
+    retry_after = 1  # seconds
 
 
 @dataclass(frozen=True, slots=True)

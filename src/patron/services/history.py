@@ -74,8 +74,9 @@ class History:
             resource=after,
             changes=changes,
         )
-        # The webhook deliveries it makes commit with it (docs/webhooks.md).
-        await unit.notifications.enqueue(event, await unit.events.append(event))
+        # Written when the unit ends, with the unit's other events and the webhook deliveries
+        # they make, which commit with them (docs/webhooks.md).
+        unit.events.add(event)
         return True
 
     async def _resource(

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from patron.domain.customers import Contact, ContactDraft, email_key
 from patron.domain.enums import BillingPreference
 from patron.domain.ids import new_id
-from patron.storage.database import Connection, Dialect, Row, rows_values
+from patron.storage.database import Dialect, Row, rows_values
+from patron.storage.deferred import DeferringConnection
 
 CONTACT_FIELDS = (
     "id", "customer_id", "name", "email", "billing_preference", "created_at", "updated_at",
@@ -30,7 +31,7 @@ def contact_from_row(row: Row) -> Contact:
 
 
 class ContactRepo:
-    def __init__(self, conn: Connection, dialect: Dialect, account_id: str) -> None:
+    def __init__(self, conn: DeferringConnection, dialect: Dialect, account_id: str) -> None:
         self._conn = conn
         self._any = dialect.any_of
         self._account = account_id
@@ -79,30 +80,48 @@ class ContactRepo:
         )
         return contact_id
 
-    async def insert(self, customer_id: str, drafts: Sequence[ContactDraft], at: int) -> None:
-        if not drafts:
-            return
+    async def insert(
+        self, customer_id: str, drafts: Sequence[ContactDraft], at: int
+    ) -> list[Contact]:
+        """Inserts new contacts (deferred: see storage/deferred.py); answers them as stored, in
+        the order a read gives (created together, so by id: ids made in sequence sort in the
+        order made)."""
+        contacts = [
+            Contact(
+                id=new_id(),
+                name=d.name,
+                email=d.email,
+                billing_preference=d.billing_preference,
+                created_at=at,
+                updated_at=at,
+                revision=1,
+            )
+            for d in drafts
+        ]
+        if not contacts:
+            return []
         values, args = rows_values(
             [
                 (
-                    new_id(),
+                    c.id,
                     self._account,
                     customer_id,
-                    d.name,
-                    d.email,
-                    email_key(d.email),
-                    d.billing_preference.value,
+                    c.name,
+                    c.email,
+                    email_key(c.email),
+                    c.billing_preference.value,
                     at,
                     at,
                 )
-                for d in drafts
+                for c in contacts
             ]
         )
-        await self._conn.execute(
+        self._conn.defer(
             "INSERT INTO contacts (id, account_id, customer_id, name, email, email_key,"
             f" billing_preference, created_at, updated_at) {values}",
             *args,
         )
+        return sorted(contacts, key=lambda c: c.id)
 
     async def update(self, contact_id: str, draft: ContactDraft, at: int) -> None:
         await self._conn.execute(

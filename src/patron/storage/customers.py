@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
@@ -20,8 +20,9 @@ from patron.domain.customers import (
 from patron.domain.enums import CustomerStatus, IntegrationService, SortOrder, TaxStatus
 from patron.domain.listing import CustomerFilters, Position, SortKey
 from patron.storage.contacts import CONTACT_FIELDS, contact_from_row
-from patron.storage.database import Connection, Dialect, Row, rows_values
+from patron.storage.database import Dialect, Row, rows_values
 from patron.storage.database import bind as bind_arg
+from patron.storage.deferred import DeferringConnection
 
 _COLUMNS = (
     "c.id, c.account_id, c.created_at, c.updated_at, c.legal_name, c.line1, c.line2, c.town,"
@@ -113,6 +114,13 @@ def _whole_sql(dialect: Dialect) -> str:
     )
 
 
+def _by_key(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Custom properties in code-point order of their keys: the order both engines give (SQLite's
+    BINARY collation, PostgreSQL's `COLLATE "C"` column), stated here as the rule a new
+    customer's are answered by without reading them back (`CustomerService._insert`)."""
+    return dict(sorted(pairs))
+
+
 def _limit(limit: int) -> str:
     """A page's LIMIT as a literal, not a parameter. PostgreSQL plans a prepared statement
     generically after five runs, and with `LIMIT $n` it assumes a tenth of the table is wanted:
@@ -122,7 +130,7 @@ def _limit(limit: int) -> str:
 
 
 class CustomerRepo:
-    def __init__(self, conn: Connection, dialect: Dialect, account_id: str) -> None:
+    def __init__(self, conn: DeferringConnection, dialect: Dialect, account_id: str) -> None:
         self._conn = conn
         self._any = dialect.any_of
         self._dialect = dialect
@@ -146,16 +154,21 @@ class CustomerRepo:
                 )
                 for x in json.loads(row["integration_ids_json"])
             ],
-            custom_properties={x["key"]: x["value"] for x in json.loads(row["properties_json"])},
+            custom_properties=_by_key(
+                (x["key"], x["value"]) for x in json.loads(row["properties_json"])
+            ),
             in_organization=bool(row["in_organization"]),
         )
         return row, parts
 
     # -- rows ---------------------------------------------------------------------------------
 
-    async def insert(self, customer_id: str, draft: CustomerDraft, at: int) -> None:
-        status = (draft.status or CustomerStatus.ACTIVE).value
-        await self._conn.execute(
+    async def insert(self, customer_id: str, draft: CustomerDraft, at: int) -> Customer:
+        """Inserts the customer (deferred: see storage/deferred.py); answers its row as stored,
+        without contacts or other parts."""
+        status = draft.status or CustomerStatus.ACTIVE
+        values = editable_values(draft)
+        self._conn.defer(
             "INSERT INTO customers (id, account_id, created_at, updated_at, revision, legal_name,"
             " legal_name_key, line1, line2, town, state, postcode, country, url, domain, label,"
             " label_key, telephone, tax_status, status) VALUES ($1, $2, $3, $3, 1, $4, $5, $6,"
@@ -163,8 +176,23 @@ class CustomerRepo:
             customer_id,
             self._account,
             at,
-            *editable_values(draft),
-            status,
+            *values,
+            status.value,
+        )
+        return Customer(
+            id=customer_id,
+            account_id=self._account,
+            created_at=at,
+            updated_at=at,
+            legal_name=draft.legal_name,
+            address=draft.address,
+            url=draft.url,
+            domain=domain_of(draft.url),
+            label=draft.label,
+            telephone=draft.telephone,
+            tax_status=draft.tax_status,
+            status=status,
+            revision=1,
         )
 
     async def lock(self, customer_id: str) -> Row | None:
@@ -196,9 +224,10 @@ class CustomerRepo:
         )
 
     async def archive(self, customer_id: str, at: int) -> None:
-        """Sets `archived_at` once; archiving again keeps the first time."""
+        """Sets `archived_at` once (archiving again keeps the first time) and bumps the revision
+        (what the customer shows has changed: one statement rather than this and `touch`)."""
         await self._conn.execute(
-            "UPDATE customers SET archived_at = $3, updated_at = $3"
+            "UPDATE customers SET archived_at = $3, updated_at = $3, revision = revision + 1"
             " WHERE account_id = $1 AND id = $2 AND archived_at IS NULL",
             self._account,
             customer_id,
@@ -206,8 +235,9 @@ class CustomerRepo:
         )
 
     async def restore(self, customer_id: str, at: int) -> None:
+        """Clears `archived_at` and bumps the revision, as `archive` does."""
         await self._conn.execute(
-            "UPDATE customers SET archived_at = NULL, updated_at = $3"
+            "UPDATE customers SET archived_at = NULL, updated_at = $3, revision = revision + 1"
             " WHERE account_id = $1 AND id = $2",
             self._account,
             customer_id,
@@ -266,29 +296,35 @@ class CustomerRepo:
         return found
 
     async def replace_integration_ids(
-        self, customer_id: str, integration_ids: Sequence[IntegrationId]
+        self, customer_id: str, integration_ids: Sequence[IntegrationId], *, new: bool = False
     ) -> None:
-        await self._conn.execute(
-            "DELETE FROM integration_ids WHERE account_id = $1 AND customer_id = $2",
-            self._account,
-            customer_id,
-        )
-        await self._conn.executemany(
-            "INSERT INTO integration_ids (account_id, customer_id, position, service, external_id,"
-            " is_pending, last_synced) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            [
-                (
-                    self._account,
-                    customer_id,
-                    i,
-                    x.service.value,
-                    x.external_id,
-                    x.is_pending,
-                    x.last_synced,
-                )
-                for i, x in enumerate(integration_ids)
-            ],
-        )
+        """`new`: the customer was just inserted and has none to delete."""
+        if not new:
+            await self._conn.execute(
+                "DELETE FROM integration_ids WHERE account_id = $1 AND customer_id = $2",
+                self._account,
+                customer_id,
+            )
+        if integration_ids:
+            values, args = rows_values(
+                [
+                    (
+                        self._account,
+                        customer_id,
+                        i,
+                        x.service.value,
+                        x.external_id,
+                        x.is_pending,
+                        x.last_synced,
+                    )
+                    for i, x in enumerate(integration_ids)
+                ]
+            )
+            self._conn.defer(
+                "INSERT INTO integration_ids (account_id, customer_id, position, service,"
+                f" external_id, is_pending, last_synced) {values}",
+                *args,
+            )
 
     async def properties(self, customer_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         rows = await self._conn.fetch(
@@ -297,10 +333,10 @@ class CustomerRepo:
             self._account,
             list(customer_ids),
         )
-        found: dict[str, dict[str, str]] = {cid: {} for cid in customer_ids}
+        found: dict[str, list[tuple[str, str]]] = {cid: [] for cid in customer_ids}
         for r in rows:
-            found[r["customer_id"]][r["key"]] = r["value"]
-        return found
+            found[r["customer_id"]].append((r["key"], r["value"]))
+        return {cid: _by_key(pairs) for cid, pairs in found.items()}
 
     async def replace_properties(
         self, customer_id: str, properties: dict[str, str], *, new: bool = False
@@ -316,7 +352,7 @@ class CustomerRepo:
             values, args = rows_values(
                 [(self._account, customer_id, k, v) for k, v in properties.items()]
             )
-            await self._conn.execute(
+            self._conn.defer(
                 f"INSERT INTO customer_properties (account_id, customer_id, key, value) {values}",
                 *args,
             )

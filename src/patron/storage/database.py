@@ -1,4 +1,5 @@
 """The one interface both engines implement: run `$n`-parameter SQL, read rows, group writes.
+Either engine raises `domain.errors.Unavailable` when the database cannot take the request now.
 
 SQL is written once, PostgreSQL-style (`$1`, `$2`); the SQLite engine rewrites the numbers to `?1`,
 which SQLite reads the same way. The few spots where the engines' SQL differs are in `Dialect`.
@@ -6,13 +7,19 @@ which SQLite reads the same way. The few spots where the engines' SQL differs ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 # A result row: sqlite3.Row and asyncpg.Record both read by column name.
 Row = Any
+# One statement and its arguments.
+Statement = tuple[str, Sequence[Any]]
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
 def bind(args: list[Any], value: Any) -> str:
@@ -78,6 +85,39 @@ class Dialect:
             return "SET LOCAL lock_timeout = DEFAULT"
         return f"SET LOCAL lock_timeout = {max(1, int(millis))}"
 
+    def combined(self, statements: Sequence[Statement]) -> list[Statement]:
+        """Independent writes as few statements as the engine runs them in; the last answers
+        what the last of `statements` answers (its RETURNING rows).
+
+        PostgreSQL: one statement, the others as data-modifying CTEs before the last (one round
+        trip instead of n). They all see the database as it was before it, so this is only for
+        writes none of the others depends on, such as inserts of new rows (foreign keys are
+        checked at the end of the statement, so a new row's children may come with it). SQLite
+        has no data-modifying CTEs, and a statement costs no round trip there: unchanged."""
+        if self.name != "postgresql" or len(statements) < 2:
+            return list(statements)
+        args = [value for _, values in statements for value in values]
+        shape = tuple((sql, len(values)) for sql, values in statements)
+        return [(_with_ctes(shape), args)]
+
+
+def _renumbered(sql: str, offset: int) -> str:
+    """`sql` with each `$n` moved up by `offset`."""
+    return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+
+
+@lru_cache(maxsize=256)
+def _with_ctes(shape: tuple[tuple[str, int], ...]) -> str:
+    """The statements (each with its argument count) as one: the last after the others as
+    CTEs, placeholders numbered through. Cached: a write path sends the same few shapes."""
+    parts: list[str] = []
+    offset = 0
+    for sql, count in shape:
+        parts.append(_renumbered(sql, offset))
+        offset += count
+    ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
+    return f"WITH {ctes} {parts[-1]}"
+
 
 def rows_values(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
     """`VALUES (...), (...)` for several rows of one shape, and the flat arguments: one INSERT
@@ -120,6 +160,10 @@ class Database(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """A connection in a transaction: committed when the block ends, rolled back on error."""
+        ...
+
+    async def check_writable(self) -> None:
+        """Returns when a write could be made now; raises `domain.errors.Unavailable` if not."""
         ...
 
     async def close(self) -> None: ...

@@ -16,7 +16,7 @@ from typing import Any
 from patron.domain.enums import SortOrder
 from patron.domain.events import Change, Event, EventFilters, EventType, ResourceType
 from patron.domain.listing import Position
-from patron.storage.database import Connection, Dialect, Row
+from patron.storage.database import Connection, Dialect, Row, Statement
 from patron.storage.database import bind as bind_arg
 
 _COLUMNS = (
@@ -56,27 +56,48 @@ class EventRepo:
         self._conn = conn
         self._any = dialect.any_of
         self._account = account_id
+        self._pending: list[Event] = []
 
-    async def append(self, event: Event) -> int:
-        """Appends the event; answers its `seq`."""
+    def add(self, event: Event) -> None:
+        """Appends the event when the unit ends (`Unit.finish`), with the unit's other events in
+        one statement; they get their `seq` in the order they were added."""
         assert event.account_id == self._account
-        seq = await self._conn.fetchval(
-            "INSERT INTO events (id, account_id, resource_type, resource_id, customer_id, type,"
-            " occurred_at, actor, reason, resource, changes)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
-            event.id,
-            self._account,
-            event.resource_type.value,
-            event.resource_id,
-            event.customer_id,
-            event.type.value,
-            event.occurred_at,
-            event.actor,
-            event.reason,
-            _json(event.resource),
-            _json([{"path": c.path, "from": c.before, "to": c.after} for c in event.changes]),
+        self._pending.append(event)
+
+    def take_pending(self) -> list[Event]:
+        taken, self._pending = self._pending, []
+        return taken
+
+    def insert_statement(self, events: list[Event], *, also: str | None = None) -> Statement:
+        """One INSERT of `events` answering each one's `id` and `seq` (and the `also` column,
+        an expression that may use $1, the account). A multi-row VALUES takes its sequence
+        numbers row by row, in order."""
+        width = 10
+        groups = ", ".join(
+            "($1, " + ", ".join(f"${2 + i * width + j}" for j in range(width)) + ")"
+            for i in range(len(events))
         )
-        return int(seq)
+        args: list[Any] = [self._account]
+        for e in events:
+            args += [
+                e.id,
+                e.resource_type.value,
+                e.resource_id,
+                e.customer_id,
+                e.type.value,
+                e.occurred_at,
+                e.actor,
+                e.reason,
+                _json(e.resource),
+                _json([{"path": c.path, "from": c.before, "to": c.after} for c in e.changes]),
+            ]
+        returning = "id, seq" + ("" if also is None else f", {also}")
+        return (
+            "INSERT INTO events (account_id, id, resource_type, resource_id, customer_id, type,"
+            f" occurred_at, actor, reason, resource, changes) VALUES {groups}"
+            f" RETURNING {returning}",
+            args,
+        )
 
     def _where(self, filters: EventFilters, args: list[Any]) -> str:
         bind = partial(bind_arg, args)

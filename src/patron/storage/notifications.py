@@ -7,6 +7,7 @@ its deliveries commit together or not at all; the dispatcher's side is `storage/
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -23,7 +24,7 @@ from patron.domain.notifications import (
     PolicyDraft,
     Recipient,
 )
-from patron.storage.database import Connection, Dialect, Row
+from patron.storage.database import Connection, Dialect, Row, rows_values
 from patron.storage.database import bind as bind_arg
 
 DELIVERY_COLUMNS = (
@@ -130,6 +131,10 @@ class NotificationRepo:
             f" WHERE {where} ORDER BY p.created_at, p.id, r.position",
             *args,
         )
+        return self._policies_of(rows)
+
+    def _policies_of(self, rows: Sequence[Mapping[str, Any]]) -> list[NotificationPolicy]:
+        """Policies from rows of a policy joined with its recipients, in order."""
         found: dict[str, NotificationPolicy] = {}
         for row in rows:
             policy = found.get(row["id"])
@@ -147,6 +152,29 @@ class NotificationRepo:
                 )
             policy.recipients.append(Recipient(row["recipient_id"], row["url"]))
         return list(found.values())
+
+    def live_policies_column(self, account: str) -> str | None:
+        """An expression answering the account's live policies as a JSON array (`account` the
+        placeholder of the account id), for a statement that has other work to do; None when
+        this unit has read them already."""
+        if self._live is not None:
+            return None
+        source = (
+            "(SELECT p.id, p.name, p.channel, p.notification_types, p.webhook_secret,"
+            " p.created_at, r.id AS recipient_id, r.url, r.position"
+            " FROM notification_policies p JOIN notification_recipients r ON r.policy_id = p.id"
+            f" WHERE p.account_id = {account} AND p.deleted_at IS NULL) AS live"
+        )
+        columns = (
+            "id", "name", "channel", "notification_types", "webhook_secret", "created_at",
+            "recipient_id", "url",
+        )  # fmt: skip
+        listed = self._dialect.json_list(columns, source, "created_at, id, position")
+        return f"{listed} AS policies"
+
+    def live_policies_from_json(self, text: str) -> None:
+        """What the expression of `live_policies_column` answered."""
+        self._live = self._policies_of(json.loads(text))
 
     async def count_policies(self) -> int:
         return int(
@@ -180,12 +208,12 @@ class NotificationRepo:
 
     # -- deliveries -------------------------------------------------------------------------
 
-    async def enqueue(self, event: Event, sequence: int) -> int:
-        """One pending delivery per recipient of each live policy that wants the event's type;
-        answers how many. Runs in the event's own transaction."""
+    async def enqueue(self, events: Sequence[tuple[Event, int]]) -> int:
+        """One pending delivery per recipient of each live policy that wants the event's type,
+        for each (event, its `seq`), in one statement; answers how many. Runs in the events'
+        own transaction."""
         if self._live is None:
             self._live = await self.policies()
-        wanted = [p for p in self._live if p.wants(event.type.value)]
         rows = [
             (
                 new_id(),
@@ -199,17 +227,20 @@ class NotificationRepo:
                 event.resource_id,
                 DeliveryStatus.PENDING.value,
                 event.occurred_at,
+                event.occurred_at,
             )
-            for p in wanted
+            for event, sequence in events
+            for p in self._live
+            if p.wants(event.type.value)
             for r in p.recipients
         ]
         if rows:
-            await self._conn.executemany(
+            values, args = rows_values(rows)
+            await self._conn.execute(
                 "INSERT INTO webhook_deliveries (id, account_id, policy_id, recipient_id,"
                 " event_seq, event_id, notification_type, resource_type, resource_id, status,"
-                " next_attempt_at, created_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-                rows,
+                f" next_attempt_at, created_at) {values}",
+                *args,
             )
         return len(rows)
 

@@ -1,20 +1,45 @@
-"""PostgreSQL engine: an asyncpg pool whose per-release reset is a no-op.
+"""PostgreSQL engine: an asyncpg pool whose per-release reset is a no-op, and whose failures to
+reach a writable primary become `Unavailable` (a 503 the client retries, docs/deploy.md).
 
 asyncpg resets every connection it takes back (RESET ALL, UNLISTEN, advisory unlocks), which costs
 30-50 % of read throughput here. Patron sets no session state, takes only transaction-scoped
 advisory locks (released at commit) and never LISTENs, so there is nothing to reset.
+
+The pool heals by itself: asyncpg replaces a connection that closed (server gone, failover) on the
+next acquire, and a multi-host URL with `target_session_attrs=read-write` makes each new
+connection find the current primary. A connection that is open but read-only (its server was
+demoted to a standby under it) would go on failing writes, so the first read-only error expires
+every connection of the pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from patron.domain.errors import Unavailable
 from patron.storage.database import Dialect, LockTimeoutError, Row, UniqueViolation
+
+log = logging.getLogger("patron.storage")
+
+# Errors that say "no writable primary here right now", not "this statement is wrong": the server
+# is unreachable or slow (OSError, TimeoutError included), shutting down or starting up (class 57),
+# out of connections or disk (class 53), the link broke (class 08), or no host of a multi-host URL
+# is a primary (TargetServerAttributeNotMatched).
+_UNREACHABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.TargetServerAttributeNotMatched,
+)
 
 
 async def _no_reset(connection: asyncpg.Connection) -> None:
@@ -22,73 +47,161 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
 
 
 @contextmanager
-def _translated() -> Iterator[None]:
-    """asyncpg's errors that callers act on, as the engine-neutral ones in `database`."""
+def _translated(
+    raw: asyncpg.Connection | PoolConnectionProxy | None = None,
+    on_read_only: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """asyncpg's errors that callers act on, as the engine-neutral ones in `database`, and the
+    database's unavailability as the domain's `Unavailable`."""
     try:
         yield
     except asyncpg.UniqueViolationError as exc:
         raise UniqueViolation(exc.constraint_name or "") from exc
     except asyncpg.LockNotAvailableError as exc:
         raise LockTimeoutError(str(exc)) from exc
+    except asyncpg.ReadOnlySQLTransactionError as exc:
+        if on_read_only is not None:
+            on_read_only()
+        raise Unavailable("The database is read-only right now (failing over)") from exc
+    except _UNREACHABLE as exc:
+        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        raise Unavailable("The database cannot be reached right now") from exc
+    except asyncpg.InterfaceError as exc:
+        # Most interface errors are misuse (a bug, left as it is); on a connection that closed
+        # under the statement, they are the server going away.
+        if raw is None or not raw.is_closed():
+            raise
+        raise Unavailable("The database connection was lost") from exc
+    except asyncpg.exceptions.InternalClientError as exc:
+        # What asyncpg raises when the server ended the session while the connection sat idle
+        # in the pool ("cannot switch to state ..."): the connection is of no further use.
+        log.warning("database connection broken: %s", exc)
+        if raw is not None:
+            raw.terminate()
+        raise Unavailable("The database connection was lost") from exc
 
 
 class PostgresConnection:
-    def __init__(self, raw: asyncpg.Connection | PoolConnectionProxy) -> None:
+    def __init__(
+        self,
+        raw: asyncpg.Connection | PoolConnectionProxy,
+        on_read_only: Callable[[], None] | None = None,
+    ) -> None:
         self._raw = raw
+        self._on_read_only = on_read_only
+
+    def _translated(self) -> contextlib.AbstractContextManager[None]:
+        return _translated(self._raw, self._on_read_only)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        with _translated():
+        with self._translated():
             return list(await self._raw.fetch(sql, *args))
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        with _translated():
+        with self._translated():
             return await self._raw.fetchrow(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        with _translated():
+        with self._translated():
             return await self._raw.fetchval(sql, *args)
 
     async def execute(self, sql: str, *args: Any) -> int:
-        with _translated():
+        with self._translated():
             status = await self._raw.execute(sql, *args)
         # The status tag ends with the row count: "UPDATE 1", "INSERT 0 1".
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with _translated():
+        with self._translated():
             await self._raw.executemany(sql, rows)
 
     async def copy_records(
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
     ) -> None:
         # COPY: one round trip and no per-row statement, several times a multi-row INSERT.
-        try:
+        with self._translated():
             await self._raw.copy_records_to_table(table, records=records, columns=list(columns))
-        except asyncpg.UniqueViolationError as exc:
-            raise UniqueViolation(exc.constraint_name or "") from exc
 
 
 class PostgresDatabase:
     dialect = Dialect("postgresql")
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float | None = None) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
+        self._expiring: asyncio.Task[None] | None = None
 
     @classmethod
-    async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10) -> PostgresDatabase:
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_no_reset)
-        return cls(pool)
+    async def connect(
+        cls,
+        url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        connect_timeout: float = 5.0,
+        command_timeout: float | None = None,
+        statement_cache_size: int = 100,
+    ) -> PostgresDatabase:
+        """`connect_timeout` bounds each attempt to open a connection (every host of a multi-host
+        URL in turn); `command_timeout` each statement, COMMIT included (None: no bound). A
+        request waits for a free connection at most as long as it may wait for a new one."""
+        with _translated():
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                reset=_no_reset,
+                timeout=connect_timeout,
+                command_timeout=command_timeout,
+                statement_cache_size=statement_cache_size,
+            )
+        return cls(pool, acquire_timeout=connect_timeout + (command_timeout or 0.0))
+
+    def _read_only(self) -> None:
+        log.warning("database turned read-only under this process: reconnecting to the primary")
+        # Every connection is replaced on its next acquire; the task is kept so it is not lost.
+        self._expiring = asyncio.get_running_loop().create_task(self._pool.expire_connections())
+
+    @asynccontextmanager
+    async def _acquired(self) -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
+        with _translated(on_read_only=self._read_only):
+            raw = await self._pool.acquire(timeout=self._acquire_timeout)
+        try:
+            yield raw
+        finally:
+            await self._pool.release(raw)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PostgresConnection]:
-        async with self._pool.acquire() as raw:
-            yield PostgresConnection(raw)
+        async with self._acquired() as raw:
+            yield PostgresConnection(raw, self._read_only)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
-        async with self._pool.acquire() as raw, raw.transaction():
-            yield PostgresConnection(raw)
+        async with self._acquired() as raw:
+            connection = PostgresConnection(raw, self._read_only)
+            tx = raw.transaction()
+            with connection._translated():
+                await tx.start()
+            try:
+                yield connection
+            except BaseException:
+                try:
+                    await tx.rollback()
+                except Exception:
+                    # The link is gone (or broken): the server rolls back on its own. Close the
+                    # connection so no one gets it back mid-transaction.
+                    raw.terminate()
+                raise
+            with connection._translated():
+                await tx.commit()
+
+    async def check_writable(self) -> None:
+        async with self.transaction() as conn:
+            if await conn.fetchval("SELECT current_setting('transaction_read_only') = 'on'"):
+                self._read_only()
+                raise Unavailable("The database is read-only right now (failing over)")
 
     async def close(self) -> None:
         await self._pool.close()

@@ -11,16 +11,32 @@ import asyncio
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from patron.domain.errors import Unavailable
 from patron.storage.database import Dialect, Row, UniqueViolation
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _UNIQUE_INDEX = re.compile(r"UNIQUE constraint failed: (.+)")
+
+
+# What SQLite says when the file cannot take a write now: another process kept the write lock past
+# the busy timeout, the file or its folder is read-only, the disk is full or failing.
+_STUCK = ("locked", "busy", "readonly", "read-only", "disk")
+
+
+@contextmanager
+def _unavailable_when_stuck() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if not any(word in str(exc) for word in _STUCK):
+            raise
+        raise Unavailable("The database cannot take writes right now") from exc
 
 
 @lru_cache(maxsize=1024)
@@ -124,15 +140,21 @@ class SQLiteDatabase:
         async with self._write_lock:
             self._writer = asyncio.current_task()
             try:
-                self._raw.execute("BEGIN IMMEDIATE")
+                with _unavailable_when_stuck():
+                    self._raw.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._connection
                 except BaseException:
                     self._raw.execute("ROLLBACK")
                     raise
-                self._raw.execute("COMMIT")
+                with _unavailable_when_stuck():
+                    self._raw.execute("COMMIT")
             finally:
                 self._writer = None
+
+    async def check_writable(self) -> None:
+        async with self.transaction() as conn:
+            await conn.fetchval("SELECT 1")
 
     async def close(self) -> None:
         self._raw.close()

@@ -11,11 +11,13 @@ from patron.storage.aliases import AliasRepo
 from patron.storage.contacts import ContactRepo
 from patron.storage.customers import CustomerRepo
 from patron.storage.database import Connection, Database, Dialect
+from patron.storage.deferred import DeferringConnection
 from patron.storage.events import EventRepo
 from patron.storage.idempotency import IdempotencyRepo
 from patron.storage.notifications import NotificationRepo
 from patron.storage.organizations import OrganizationRepo
 from patron.storage.payment_settings import PaymentSettingsRepo
+from patron.storage.routing import standby_allowed
 
 # The transaction a whole request runs in, when it asked for one (`Store.request_transaction`):
 # units opened by the request's services join it instead of opening their own. A context variable
@@ -29,6 +31,7 @@ _savepoints = itertools.count(1)
 class Unit:
     def __init__(self, conn: Connection, dialect: Dialect, account_id: str) -> None:
         self.account_id = account_id
+        conn = self._conn = DeferringConnection(conn, dialect)
         self.customers = CustomerRepo(conn, dialect, account_id)
         self.contacts = ContactRepo(conn, dialect, account_id)
         self.aliases = AliasRepo(conn, dialect, account_id)
@@ -38,12 +41,40 @@ class Unit:
         self.events = EventRepo(conn, dialect, account_id)
         self.notifications = NotificationRepo(conn, dialect, account_id)
 
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    async def finish(self) -> None:
+        """Send what the unit holds back: its deferred inserts and its events, and the webhook
+        deliveries they make (docs/webhooks.md). On PostgreSQL the inserts and events are one
+        statement, which also reads the live policies when the unit has not read them yet; the
+        deliveries are one more, sent only when a policy wants an event."""
+        events = self.events.take_pending()
+        if not events:
+            await self._conn.flush()
+            return
+        policies = self.notifications.live_policies_column("$1")
+        rows = await self._conn.flush(self.events.insert_statement(events, also=policies))
+        if policies is not None:
+            self.notifications.live_policies_from_json(rows[0]["policies"])
+        seqs = {r["id"]: int(r["seq"]) for r in rows}
+        await self.notifications.enqueue([(e, seqs[e.id]) for e in events])
+
 
 class Store:
-    """Opens units of work. Every unit is bound to one account: no query it runs can leave it."""
+    """Opens units of work. Every unit is bound to one account: no query it runs can leave it.
 
-    def __init__(self, db: Database) -> None:
+    `standby`, when given, answers the reads a request marked with `routing.standby_reads`."""
+
+    def __init__(self, db: Database, standby: Database | None = None) -> None:
         self.db = db
+        self.standby = standby
+
+    async def close(self) -> None:
+        await self.db.close()
+        if self.standby is not None:
+            await self.standby.close()
 
     def _joined(self) -> Connection | None:
         current = _request_transaction.get()
@@ -58,8 +89,9 @@ class Store:
         if conn is not None:
             yield Unit(conn, self.db.dialect, account_id)
             return
-        async with self.db.read() as conn:
-            yield Unit(conn, self.db.dialect, account_id)
+        source = self.standby if self.standby is not None and standby_allowed() else self.db
+        async with source.read() as conn:
+            yield Unit(conn, source.dialect, account_id)
 
     @asynccontextmanager
     async def writing(self, account_id: str) -> AsyncIterator[Unit]:
@@ -71,12 +103,16 @@ class Store:
         conn = self._joined()
         if conn is None:
             async with self.db.transaction() as conn:
-                yield Unit(conn, self.db.dialect, account_id)
+                unit = Unit(conn, self.db.dialect, account_id)
+                yield unit
+                await unit.finish()
             return
         savepoint = f"unit_{next(_savepoints)}"
         await conn.execute(f"SAVEPOINT {savepoint}")
         try:
-            yield Unit(conn, self.db.dialect, account_id)
+            unit = Unit(conn, self.db.dialect, account_id)
+            yield unit
+            await unit.finish()
         except Exception:
             await conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
             raise
@@ -90,8 +126,12 @@ class Store:
         if self._joined() is not None:
             raise RuntimeError("a request transaction is open already")
         async with self.db.transaction() as conn:
-            token = _request_transaction.set((self.db, conn))
+            unit = Unit(conn, self.db.dialect, account_id)
+            # Units opened inside send their statements through this unit's connection, so
+            # whatever it holds back goes out before them.
+            token = _request_transaction.set((self.db, unit.connection))
             try:
-                yield Unit(conn, self.db.dialect, account_id)
+                yield unit
+                await unit.finish()
             finally:
                 _request_transaction.reset(token)
