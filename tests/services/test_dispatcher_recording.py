@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from patron.api.state import Services
+from patron.domain.errors import Unavailable
 from patron.services.dispatcher import Dispatcher, DispatchSettings
 from patron.storage.queue import Claimed, DeliveryQueue, Outcome
 from patron.webhook_sender import HttpSender
@@ -22,7 +23,7 @@ from tests.webhook_receiver import Receiver
 
 class UnreachableForAWhile:
     """The app's delivery queue whose first `failures` recordings of deliveries to `recipient`
-    fail as a refused database connection fails. (The database may hold other tests' pending
+    fail as the store fails while the database is away. (The database may hold other tests' pending
     deliveries, to other recipients: they are claimed and recorded as usual.)"""
 
     def __init__(self, queue: DeliveryQueue, recipient: str, failures: int) -> None:
@@ -37,7 +38,7 @@ class UnreachableForAWhile:
     async def record(self, claimed: Claimed, outcome: Outcome) -> None:
         if claimed.delivery.recipient == self._recipient and self.refused < self.failures:
             self.refused += 1
-            raise ConnectionRefusedError("the database is not answering")
+            raise Unavailable("The database cannot be reached right now")
         await self._queue.record(claimed, outcome)
 
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from patron.domain.errors import Unavailable
 from patron.domain.events import ResourceType
 from patron.domain.ids import now_micros
 from patron.domain.notifications import (
@@ -25,7 +26,7 @@ from patron.domain.notifications import (
     sequence_signature,
     standard_signature,
 )
-from patron.storage.queue import UNREACHABLE, Claimed, DeliveryQueue, Outcome
+from patron.storage.queue import Claimed, DeliveryQueue, Outcome
 
 log = logging.getLogger("patron.webhooks")
 _MICROS = 1_000_000
@@ -140,7 +141,7 @@ class Dispatcher:
             try:
                 await self._queue.record(claimed, outcome)
                 return
-            except UNREACHABLE as exc:
+            except (Unavailable, OSError, TimeoutError) as exc:  # the database is away
                 left = lease_ends - time.monotonic()
                 if left <= 0:
                     log.warning(

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from patron.domain.events import Event
 from patron.domain.notifications import Delivery, DeliveryStatus
 from patron.storage.database import Database
@@ -26,19 +24,6 @@ _WAITING = (
     "NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.recipient_id = d.recipient_id"
     " AND e.resource_type = d.resource_type AND e.resource_id = d.resource_id"
     " AND e.event_seq < d.event_seq AND e.status = 'PENDING')"
-)
-
-
-# What a database call raises while the database is away or changing roles (a failover, a restart):
-# worth trying again shortly. Anything else (a bug, a constraint) is not retried.
-UNREACHABLE: tuple[type[BaseException], ...] = (
-    OSError,  # refused, reset (ConnectionError is one)
-    TimeoutError,
-    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
-    asyncpg.InterfaceError,  # the connection closed under the call
-    asyncpg.CannotConnectNowError,  # starting up or shutting down
-    asyncpg.AdminShutdownError,
-    asyncpg.ReadOnlySQLTransactionError,  # an old primary, now a standby
 )
 
 
