@@ -188,6 +188,11 @@ class DrainingServer(uvicorn.Server):
         for sock in sockets or []:
             sock.close()
         _drain.started = True
+        # Requests already begun are answered with `Connection: close` too, as uvicorn would.
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is not None and not cycle.response_complete:
+                cycle.keep_alive = False
         deadline = time.monotonic() + self._drain_seconds
         while self.server_state.connections and not self.force_exit:
             if time.monotonic() >= deadline:
