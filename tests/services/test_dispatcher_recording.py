@@ -23,8 +23,7 @@ from tests.webhook_receiver import Receiver
 
 class UnreachableForAWhile:
     """The app's delivery queue whose first `failures` recordings of deliveries to `recipient`
-    fail as the store fails while the database is away. (The database may hold other tests' pending
-    deliveries, to other recipients: they are claimed and recorded as usual.)"""
+    fail as the store fails while the database is away."""
 
     def __init__(self, queue: DeliveryQueue, recipient: str, failures: int) -> None:
         self._queue = queue
@@ -33,7 +32,10 @@ class UnreachableForAWhile:
         self.refused = 0
 
     async def claim(self, now: int, limit: int, lease_until: int) -> list[Claimed]:
-        return await self._queue.claim(now, limit, lease_until)
+        # Only this test's deliveries are attempted: other tests' leftovers (to recipients long
+        # gone, some slow to fail) would share the sender's connections and the lease's time.
+        claimed = await self._queue.claim(now, limit, lease_until)
+        return [c for c in claimed if c.delivery.recipient == self._recipient]
 
     async def record(self, claimed: Claimed, outcome: Outcome) -> None:
         if claimed.delivery.recipient == self._recipient and self.refused < self.failures:
