@@ -3,7 +3,8 @@
     python bench/generate.py --customers 100000 > var/bench/c100k.ndjson
     python bench/import_time.py var/bench/c100k.ndjson \\
         --pg-url postgresql://postgres@127.0.0.1:5432/patron_import_bench \\
-        [--engines sqlite,postgresql] [--rounds 2] [--compare-src /path/to/other/checkout/src]
+        [--engines sqlite,postgresql] [--rounds 2] [--batch-sizes 2000,5000]
+        [--compare-src /path/to/other/checkout/src]
 
 Per engine and round: a fresh database (SQLite file under var/bench/, or the PostgreSQL database
 dropped and made again), `patron migrate`, then `patron import FILE --account bench`. Reported:
@@ -90,13 +91,17 @@ def fresh_database(engine: str, pg_url: str, env: dict[str, str]) -> str:
     return url
 
 
-def one_import(engine: str, data: Path, pg_url: str, src: Path | None) -> dict[str, Any]:
+def one_import(
+    engine: str, data: Path, pg_url: str, src: Path | None, batch_size: int | None
+) -> dict[str, Any]:
     env = dict(os.environ, PATRON_LOG_LEVEL="warning")
     if src is not None:
         env["PYTHONPATH"] = str(src)
     url = fresh_database(engine, pg_url, env)
     command = [sys.executable, "-m", "patron", "--database-url", url, "import", str(data)]
     command += ["--account", "bench", "--report", str(VAR / f"import-time-{engine}.ndjson")]
+    if batch_size is not None:
+        command += ["--batch-size", str(batch_size)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load = os.getloadavg()[0]
     started = time.monotonic()
@@ -107,6 +112,7 @@ def one_import(engine: str, data: Path, pg_url: str, src: Path | None) -> dict[s
     return {
         "engine": engine,
         "code": "compare" if src is not None else "this",
+        "batch_size": batch_size,
         "wall": round(wall, 1),
         "client_cpu": round(
             after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 1
@@ -124,13 +130,16 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--compare-src", type=Path)
+    parser.add_argument("--batch-sizes", default="", help="comma-separated; default: the CLI's")
     args = parser.parse_args()
     VAR.mkdir(parents=True, exist_ok=True)
     sources: list[Path | None] = [None] if args.compare_src is None else [args.compare_src, None]
     for _ in range(args.rounds):
         for engine in args.engines.split(","):
             for src in sources:
-                print(one_import(engine, args.file.resolve(), args.pg_url, src), flush=True)
+                for size in [int(n) for n in args.batch_sizes.split(",") if n] or [None]:
+                    result = one_import(engine, args.file.resolve(), args.pg_url, src, size)
+                    print(result, flush=True)
 
 
 if __name__ == "__main__":
