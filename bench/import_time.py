@@ -114,9 +114,7 @@ def one_import(
         "code": "compare" if src is not None else "this",
         "batch_size": batch_size,
         "wall": round(wall, 1),
-        "client_cpu": round(
-            after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 1
-        ),
+        "client_cpu": round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 1),
         "server_cpu": round(server.seconds, 1) if engine == "postgresql" else None,
         "load_before": round(load, 2),
         "load_after": round(os.getloadavg()[0], 2),
