@@ -18,6 +18,7 @@ import msgspec
 
 from patron.api.decoding import decode
 from patron.api.wire.v2024_07_30 import CreateOrUpdateCustomerRequest
+from patron.domain import limits
 from patron.domain.errors import FieldError, Invalid
 from patron.services.importing import ImportRow, RowResult
 
@@ -30,9 +31,68 @@ class ImportCustomerRow(CreateOrUpdateCustomerRequest):
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
+# Bytes that may stand for a character `decode` refuses (an escape, a control byte, DEL) in an
+# ASCII record; `_SCREEN` adds C1 controls and surrogates as UTF-8 for any other record.
+_ASCII_SCREEN = bytes(range(0x20)) + b"\x7f\\"
+_SCREEN = re.compile(rb"[\\\x00-\x1f\x7f]|\xc2[\x80-\x9f]|\xed[\xa0-\xbf]")
+_KEY = re.compile(rb'"\s*:')
+_decode_plain = msgspec.json.Decoder().decode
+_decode_row = msgspec.json.Decoder(ImportCustomerRow).decode
+
+
+def _key_count(value: dict[str, Any] | list[Any]) -> int:
+    """How many keys the objects in `value` hold (after the decoder kept one of each name)."""
+    count = 0
+    if type(value) is dict:
+        count = len(value)
+        value = list(value.values())
+    for item in value:
+        if type(item) is dict or type(item) is list:
+            count += _key_count(item)
+    return count
+
+
+def _plainly_valid(body: bytes) -> ImportCustomerRow | None:
+    """The record, when it passes `decode`'s checks by a shorter way; None means "ask `decode`".
+
+    `decode` screens every string for control characters, walks the depth and parses the body a
+    second time to find a repeated key: about three quarters of an import's decoding time. A
+    record with no backslash and no control byte cannot hold a control character (JSON has no
+    other way to write one), nor a quote inside a string; so every `"` ends or starts a string,
+    every key is a `"` followed by a colon, and `_KEY` finds each key once and, at most, a string
+    value that starts with a colon: never fewer than there are keys. When that is as many as the
+    decoded objects hold, no key was given twice. Depth is at most the count of `{` and `[`. A
+    record that fails here, or is invalid, goes through `decode` for the API's exact errors.
+    """
+    if body.isascii():
+        if len(body.translate(None, _ASCII_SCREEN)) != len(body):
+            return None
+    elif _SCREEN.search(body) is not None:
+        return None
+    if body.count(b"{") + body.count(b"[") > limits.JSON_DEPTH_MAX:
+        return None
+    try:
+        data = _decode_plain(body)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
+    if type(data) is not dict:
+        return None
+    keys = _key_count(data)
+    # Colons outside strings are exactly the keys; `_KEY` is the tighter count when a value
+    # holds a colon (a URL).
+    if body.count(b":") != keys and len(_KEY.findall(body)) != keys:
+        return None
+    try:
+        return _decode_row(body)
+    except msgspec.ValidationError:
+        return None
+
+
 def _row(line: int, body: bytes) -> ImportRow:
     try:
-        record = decode(body, ImportCustomerRow)
+        record = _plainly_valid(body)
+        if record is None:
+            record = decode(body, ImportCustomerRow)
     except Invalid as exc:
         return ImportRow(line, errors=exc.errors or [FieldError("", exc.message)], source=body)
     return ImportRow(line, record.id, record.to_domain(), source=body)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,11 @@ from patron.storage.bulk import BulkStore, Holder, NewCustomer
 from patron.storage.database import UniqueViolation
 
 Outcome = Literal["created", "skipped", "error"]
+
+_ROWS_PER_TURN = 100
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +98,9 @@ def _checked(row: ImportRow) -> RowResult | None:
     errors = check_draft(row.draft)
     if row.draft.parent_id is not None:
         errors.append(FieldError("parentId", "not supported in import"))
-    if row.id is not None:
+    if row.id is not None and not _CANONICAL_UUID.fullmatch(row.id):
         try:
-            uuid.UUID(row.id)
+            uuid.UUID(row.id)  # the other spellings it takes (no hyphens, braces, urn:uuid:)
         except ValueError:
             errors.append(FieldError("id", "must be a UUID"))
     if errors:
@@ -125,22 +131,44 @@ class ImportService:
         # works on it meanwhile). A clash between the two is caught by the unique indexes, and
         # that batch is then written row by row.
         writing: asyncio.Task[list[RowResult]] | None = None
+        analyzing: asyncio.Task[None] | None = None
         iterator: Iterator[ImportRow] = iter(rows)
         batches = 0
-        while batch := list(islice(iterator, self._batch_size)):
+        await self._store.prepare()
+        while batch := await self._read(iterator):
             batches += 1
-            if batches & (batches - 1) == 0 and batches > 1:
+            if batches & (batches - 1) == 0 and batches > 1 and analyzing is None:
                 # Before batches 2, 4, 8, ...: the tables have doubled since statistics were read.
-                await self._store.refresh_statistics()
+                # On a connection of its own, alongside the batches (ANALYZE blocks no insert).
+                analyzing = asyncio.ensure_future(self._store.refresh_statistics())
             planned = await self._plan(batch)
             if writing is not None:
                 report(await writing)
             writing = asyncio.ensure_future(self._finish(planned))
+            if analyzing is not None and analyzing.done():
+                await analyzing
+                analyzing = None
         if writing is not None:
             report(await writing)
+        if analyzing is not None:
+            await analyzing
         if batches:
             await self._store.refresh_statistics(final=True)
         return counts
+
+    async def _read(self, rows: Iterator[ImportRow]) -> list[ImportRow]:
+        """The next batch. Reading decodes, which takes a while: the loop is given a turn every
+        few rows, so the write in flight starts its next table as soon as the last one is done
+        instead of when the whole batch is read."""
+        batch: list[ImportRow] = []
+        while len(batch) < self._batch_size:
+            wanted = min(_ROWS_PER_TURN, self._batch_size - len(batch))
+            chunk = list(islice(rows, wanted))
+            batch += chunk
+            if len(chunk) < wanted:
+                break  # the file is done
+            await asyncio.sleep(0)
+        return batch
 
     async def _plan(self, batch: list[ImportRow]) -> list[RowResult | Planned]:
         """Each row's result, or the customer to create for it, in file order."""
@@ -202,8 +230,10 @@ class ImportService:
         for value in [customer_id, *aliases]:
             claimed[value] = row.line
         # As the API does on create: the written ids, then pending pushes for other services.
-        written = [IntegrationId(x.service, x.external_id) for x in draft.integration_ids or ()]
-        integration_ids = with_pushes(written, draft.push_to_integrations)
+        integration_ids: list[IntegrationId] = []
+        if draft.integration_ids or draft.push_to_integrations:
+            written = [IntegrationId(x.service, x.external_id) for x in draft.integration_ids or ()]
+            integration_ids = with_pushes(written, draft.push_to_integrations)
         return Planned(row.line, NewCustomer(customer_id, draft, integration_ids))
 
     async def _finish(self, planned: list[RowResult | Planned]) -> list[RowResult]:

@@ -98,10 +98,12 @@ class SQLiteConnection:
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
     ) -> None:
         # Plain values only (no lists): straight to executemany, skipping the per-value rewrite.
+        # On a thread: sqlite3 lets go of the GIL while SQLite works, so the import prepares its
+        # next batch meanwhile. The caller uses the connection for nothing else until this ends.
         marks = ", ".join("?" * len(columns))
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
         try:
-            self._raw.executemany(sql, records)
+            await asyncio.to_thread(self._raw.executemany, sql, records)
         except sqlite3.IntegrityError as exc:
             match = _UNIQUE_INDEX.search(str(exc))
             if match:
