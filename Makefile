@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres contract check lint typecheck format clean bench
+.PHONY: run test test-postgres contract check lint typecheck format clean bench drill
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,8 @@ contract: $(STAMP)
 	$(BIN)/pytest -m contract -v
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench drill
+	$(BIN)/ruff check src tests bench drill
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -38,12 +38,19 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench drill
+	$(BIN)/ruff check --fix src tests bench drill
 
 # Load benchmarks on SQLite and PostgreSQL (bench/README.md); CUSTOMERS=1000000 for the full run.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --customers $${CUSTOMERS:-100000}
+
+# The failover drill (docs/deploy.md): a pg_auto_failover cluster, two API processes behind nginx
+# and a webhook worker on loopback ports 25410-25430; kills the primary, then an API process.
+# About a minute and a half; installs its Debian packages first when they are missing.
+drill: $(STAMP)
+	bash drill/setup.sh
+	$(BIN)/python -m drill
 
 clean:
 	rm -rf $(VENV) var/*.db*

@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from functools import lru_cache
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from patron.api.errors import envelope
@@ -108,6 +110,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         super().on_headers_complete()
+        if _drain.started and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered with `Connection: close`, then closed
 
     def on_message_complete(self) -> None:
         self._disarm()
@@ -155,24 +159,69 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def serve(settings: Settings) -> None:
-    import uvicorn
+class _Drain:
+    started = False
 
+
+_drain = _Drain()
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server with a drain before its shutdown, so that a proxy in front loses nothing
+    when this process gets SIGTERM (docs/deploy.md).
+
+    uvicorn alone stops listening, then closes idle keep-alive connections at once. A request the
+    proxy writes onto such a connection in that instant is lost, and a proxy does not resend a
+    POST it has sent. Here, after it stops listening (new connections are refused, and a proxy
+    retries a refused connect elsewhere), requests arriving on open connections are still served,
+    each answered with `Connection: close`; connections left idle are closed by the proxy itself
+    once idle for its keep-alive time. Only after `drain_seconds` (the keep-alive time, which the
+    proxy's must be below), or once no connection is left, does uvicorn's own shutdown run."""
+
+    def __init__(self, config: uvicorn.Config, *, drain_seconds: float) -> None:
+        super().__init__(config)
+        self._drain_seconds = drain_seconds
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        _drain.started = True
+        # Requests already begun are answered with `Connection: close` too, as uvicorn would.
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is not None and not cycle.response_complete:
+                cycle.keep_alive = False
+        deadline = time.monotonic() + self._drain_seconds
+        while self.server_state.connections and not self.force_exit:
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        await super().shutdown(sockets=[])
+
+
+def serve(settings: Settings) -> None:
     # Worker processes build their app and protocol from the environment.
     os.environ["PATRON_DATABASE_URL"] = settings.database_url
-    uvicorn.run(
-        "patron.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        http=GuardedHttpToolsProtocol,
-        log_config=log_config(settings.log_level),
-        log_level=settings.log_level,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        timeout_keep_alive=settings.keep_alive_seconds,
-        limit_concurrency=settings.max_connections or None,
-        timeout_graceful_shutdown=30,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "http": GuardedHttpToolsProtocol,
+        "log_config": log_config(settings.log_level),
+        "log_level": settings.log_level,
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections or None,
+        "timeout_graceful_shutdown": 30,
+    }
+    if settings.workers == 1:
+        # One process (what docs/deploy.md runs behind nginx): drains on SIGTERM.
+        config = uvicorn.Config("patron.app:create_app", **options)
+        DrainingServer(config, drain_seconds=settings.keep_alive_seconds).run()
+        return
+    uvicorn.run("patron.app:create_app", **options)

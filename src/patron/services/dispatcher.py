@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from patron.domain.errors import Unavailable
 from patron.domain.events import ResourceType
 from patron.domain.ids import now_micros
 from patron.domain.notifications import (
@@ -29,6 +30,9 @@ from patron.storage.queue import Claimed, DeliveryQueue, Outcome
 
 log = logging.getLogger("patron.webhooks")
 _MICROS = 1_000_000
+# Recording an attempt while the database is away: pauses from 0.1 s, doubling up to 1 s.
+RECORD_RETRY_FIRST_PAUSE_SECONDS = 0.1
+RECORD_RETRY_MAX_PAUSE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +112,15 @@ class Dispatcher:
         """Claims what is due (up to `concurrency`), attempts it all at once; answers how many."""
         s = self._settings
         now = now_micros()
+        # The lease by this process's clock (a second short of the database's): how long a
+        # result that could not be recorded is worth retrying (_record).
+        lease_ends = time.monotonic() + s.lease_seconds - 1
         claimed = await self._queue.claim(now, s.concurrency, now + int(s.lease_seconds * _MICROS))
         if claimed:
-            await asyncio.gather(*(self._attempt(c) for c in claimed))
+            await asyncio.gather(*(self._attempt(c, lease_ends) for c in claimed))
         return len(claimed)
 
-    async def _attempt(self, claimed: Claimed) -> None:
+    async def _attempt(self, claimed: Claimed, lease_ends: float) -> None:
         body = payload(claimed)
         headers = signed_headers(claimed, body, time.time_ns() // 1_000_000)
         started = time.monotonic()
@@ -122,7 +129,29 @@ class Dispatcher:
         except Exception as exc:  # a bug in a sender must not stop the dispatcher
             sent = Sent(None, f"delivery failed: {type(exc).__name__}")
         duration_ms = int((time.monotonic() - started) * 1000)
-        await self._queue.record(claimed, self._outcome(claimed, sent, duration_ms))
+        await self._record(claimed, self._outcome(claimed, sent, duration_ms), lease_ends)
+
+    async def _record(self, claimed: Claimed, outcome: Outcome, lease_ends: float) -> None:
+        """Records the attempt, trying again while the database does not answer (a failover, a
+        restart) until the claim's lease ends. Without this, a POST that succeeded while the
+        database was away is never recorded, its lease runs out, and it is sent a second time.
+        Past the lease the delivery is anyone's to claim again: at least once still holds."""
+        pause = RECORD_RETRY_FIRST_PAUSE_SECONDS
+        while True:
+            try:
+                await self._queue.record(claimed, outcome)
+                return
+            except (Unavailable, OSError, TimeoutError) as exc:  # the database is away
+                left = lease_ends - time.monotonic()
+                if left <= 0:
+                    log.warning(
+                        "webhook attempt not recorded before its lease ended; it will be sent"
+                        " again",
+                        extra={"delivery_id": claimed.delivery.id, "error": type(exc).__name__},
+                    )
+                    return
+                await asyncio.sleep(min(pause, left))
+                pause = min(pause * 2, RECORD_RETRY_MAX_PAUSE_SECONDS)
 
     def _outcome(self, claimed: Claimed, sent: Sent, duration_ms: int) -> Outcome:
         s = self._settings
