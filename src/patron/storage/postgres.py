@@ -87,7 +87,8 @@ def _translated(
         # in the pool ("cannot switch to state ..."): the connection is of no further use.
         log.warning("database connection broken: %s", exc)
         if raw is not None:
-            raw.terminate()
+            with contextlib.suppress(asyncpg.InterfaceError):  # detached already: gone anyway
+                raw.terminate()
         raise Unavailable("The database connection was lost") from exc
 
 
