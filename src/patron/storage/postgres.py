@@ -177,8 +177,12 @@ class PostgresDatabase:
         async with self._acquired() as raw:
             yield PostgresConnection(raw, self._read_only)
 
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        async with self.read() as conn:
+            return await conn.fetchrow(sql, *args)
+
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresConnection]:
+    async def transaction(self, *, wait: bool = True) -> AsyncIterator[PostgresConnection]:
         async with self._acquired() as raw:
             connection = PostgresConnection(raw, self._read_only)
             tx = raw.transaction()
