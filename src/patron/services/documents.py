@@ -26,7 +26,7 @@ class CustomerDocuments:
     async def keep(self, account_id: str, customer_id: str, revision: int, body: bytes) -> bool:
         """Store `body`, the customer rendered at `revision`, unless it has changed since."""
         db = self._store.db
-        async with db.transaction(wait=False) as conn:
+        async with db.transaction(best_effort=True) as conn:
             return await documents.keep(
                 conn, db.dialect, account_id, customer_id, revision, self.format_tag, body
             )

@@ -163,12 +163,13 @@ class Database(Protocol):
         no context manager to enter on SQLite, where that is a noticeable share of the read."""
         ...
 
-    def transaction(self, *, wait: bool = True) -> AbstractAsyncContextManager[Connection]:
+    def transaction(self, *, best_effort: bool = False) -> AbstractAsyncContextManager[Connection]:
         """A connection in a transaction: committed when the block ends, rolled back on error.
 
-        `wait=False`: raise `Unavailable` at once rather than queue behind another writer
-        (SQLite's one write lock), for writes that may as well not happen (a cached rendering);
-        PostgreSQL has no such lock and ignores it."""
+        `best_effort`: for writes that may as well not happen (a stored rendering, made by a
+        GET). SQLite raises `Unavailable` at once rather than queue behind another writer (its
+        one write lock, or another process's); PostgreSQL does not take a read-only error as the
+        sign of a failover (the pool is expired by the next real write instead)."""
         ...
 
     async def check_writable(self) -> None:

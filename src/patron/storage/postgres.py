@@ -182,9 +182,9 @@ class PostgresDatabase:
             return await conn.fetchrow(sql, *args)
 
     @asynccontextmanager
-    async def transaction(self, *, wait: bool = True) -> AsyncIterator[PostgresConnection]:
+    async def transaction(self, *, best_effort: bool = False) -> AsyncIterator[PostgresConnection]:
         async with self._acquired() as raw:
-            connection = PostgresConnection(raw, self._read_only)
+            connection = PostgresConnection(raw, None if best_effort else self._read_only)
             tx = raw.transaction()
             with connection._translated():
                 await tx.start()

@@ -137,18 +137,18 @@ class SQLiteDatabase:
         return await self._connection.fetchrow(sql, *args)
 
     @asynccontextmanager
-    async def transaction(self, *, wait: bool = True) -> AsyncIterator[SQLiteConnection]:
+    async def transaction(self, *, best_effort: bool = False) -> AsyncIterator[SQLiteConnection]:
         if self._writer is not None and self._writer is asyncio.current_task():
             # The lock is not re-entrant: waiting would hang the task for good. Inside a request
             # transaction, open units with Store.writing(), which joins it.
             raise RuntimeError("this task holds the SQLite write transaction already")
-        if not wait and self._write_lock.locked():
+        if best_effort and self._write_lock.locked():
             raise Unavailable("The database is taking another write")
         async with self._write_lock:
             self._writer = asyncio.current_task()
             try:
                 with _unavailable_when_stuck():
-                    self._begin(wait)
+                    self._begin(wait=not best_effort)
                 try:
                     yield self._connection
                 except BaseException:
