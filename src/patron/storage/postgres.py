@@ -166,7 +166,10 @@ class PostgresDatabase:
     @asynccontextmanager
     async def _acquired(self) -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
         with _translated(on_read_only=self._read_only):
-            raw = await self._pool.acquire(timeout=self._acquire_timeout)
+            # asyncio.timeout rather than acquire(timeout=...): asyncpg applies that through
+            # wait_for, a task per acquire, a noticeable share of a keyed read (GET by id).
+            async with asyncio.timeout(self._acquire_timeout):
+                raw = await self._pool.acquire()
         try:
             yield raw
         finally:
