@@ -24,6 +24,7 @@ from patron.api.middleware import RequestContext
 from patron.api.openapi import document
 from patron.api.routes import allowed_methods, api_routes
 from patron.api.state import Services
+from patron.api.stored import StoredCustomers, document_format
 from patron.api.throttle import FailedAuthDelay, RateLimiter
 from patron.api.wire.snapshots import WireSnapshots
 from patron.config import Settings
@@ -33,6 +34,7 @@ from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
 from patron.services.dispatcher import Dispatcher, DispatchSettings
+from patron.services.documents import CustomerDocuments
 from patron.services.events import EventService
 from patron.services.health import Health
 from patron.services.history import History
@@ -94,6 +96,7 @@ async def build_services(
         notifications=NotificationService(store, deny_private=settings.webhook_deny_private),
         delivery_queue=DeliveryQueue(db),
         health=Health(db),
+        documents=CustomerDocuments(store, document_format()),
         idempotency=IdempotencyService(
             store,
             ttl_seconds=settings.idempotency_ttl_seconds,
@@ -216,6 +219,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         ],
         middleware=[
             Middleware(RequestContext),
+            Middleware(StoredCustomers),
             Middleware(HotPaths, mount=api, operations=HOT_OPERATIONS),
         ],
         exception_handlers={HTTPException: _http_error},

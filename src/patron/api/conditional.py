@@ -59,16 +59,24 @@ def if_match(call: Call) -> IfMatch | None:
 
 
 def etag(call: Call, revision: int) -> str:
-    return f'"{revision}.{call.version.name}"'
+    return etag_of(revision, call.version.name)
 
 
-def _unchanged(call: Call, tag: str) -> bool:
-    header = call.request.headers.get("if-none-match")
+def etag_of(revision: int, version_name: str) -> str:
+    return f'"{revision}.{version_name}"'
+
+
+def none_match(header: str | None, tag: str) -> bool:
+    """Whether an `If-None-Match` header (None when absent) names `tag`."""
     if header is None:
         return False
     tags = _tags(header)
     # If-None-Match compares weakly: W/"x" matches "x".
     return tags == ["*"] or tag in {t.removeprefix("W/") for t in tags}
+
+
+def _unchanged(call: Call, tag: str) -> bool:
+    return none_match(call.request.headers.get("if-none-match"), tag)
 
 
 def tagged(call: Call, body: Any, revision: int, status_code: int = 200) -> Response:

@@ -80,25 +80,42 @@ def _basic_credentials(header: str | None) -> tuple[str, str]:
     return client_id, secret
 
 
-async def _authenticate(request: Request, services: Services) -> Credential:
-    """The request's credential, within its rate limit. Failures are answered slower and slower
-    when one client keeps failing (api/throttle.py)."""
-    header = request.headers.get("authorization")
+# Where a request's credential is kept once authenticated, for the rest of its way in: a path
+# that authenticated it (api/stored.py) and then hands it on must not count it twice against its
+# rate limit. Only Patron's own middleware writes scope keys; a client cannot.
+AUTHENTICATED = "patron.credential"
+
+
+async def authenticate(
+    header: str | None, host: str, fields: dict[str, Any], services: Services
+) -> Credential:
+    """The credential of an `Authorization` header, within its rate limit. Failures are answered
+    slower and slower when one client keeps failing (api/throttle.py). `host` is the client's
+    address, `fields` the request's access-log fields."""
     try:
         client_id, secret = _basic_credentials(header)
         credential = await services.credentials.authenticate(client_id, secret)
     except Unauthenticated:
-        host = request.client.host if request.client else "unknown"
         presented = _presented_client_id(header)
         await services.auth_failures.failed(
             f"ip:{host}", *([f"id:{presented}"] if presented else [])
         )
         raise
     services.auth_failures.succeeded(f"id:{credential.client_id}")
-    log_fields(request)["client_id"] = credential.client_id
+    fields["client_id"] = credential.client_id
     if services.rate_limiter is not None:
         services.rate_limiter.take(credential.client_id)
     return credential
+
+
+async def _authenticate(request: Request, services: Services) -> Credential:
+    known: Credential | None = request.scope.get(AUTHENTICATED)
+    if known is not None:
+        return known
+    host = request.client.host if request.client else "unknown"
+    return await authenticate(
+        request.headers.get("authorization"), host, log_fields(request), services
+    )
 
 
 def _presented_client_id(header: str | None) -> str | None:

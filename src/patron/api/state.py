@@ -11,6 +11,7 @@ from patron.services.aliases import AliasService
 from patron.services.contacts import ContactService
 from patron.services.credentials import CredentialService
 from patron.services.customers import CustomerService
+from patron.services.documents import CustomerDocuments
 from patron.services.events import EventService
 from patron.services.health import Health
 from patron.services.idempotency import IdempotencyService
@@ -36,6 +37,8 @@ class Services:
     # The webhook outbox, for the dispatcher the app runs (docs/webhooks.md).
     delivery_queue: DeliveryQueue
     health: Health
+    # Customers as stored documents, for GET by id in the latest version (api/stored.py).
+    documents: CustomerDocuments
     # Abuse limits, per process (api/throttle.py); no rate limiter when the limit is off.
     rate_limiter: RateLimiter | None = None
     auth_failures: FailedAuthDelay = field(default_factory=FailedAuthDelay)

@@ -4,13 +4,14 @@ Secrets are stored only as Argon2id hashes. Verifying one costs tens of millisec
 a request does not pay it every time: after one successful verification the process keeps an
 HMAC-SHA256 of the secret under a random key that never leaves memory, and later requests compare
 against that in constant time. The entry expires after `cache_seconds`, which bounds how long a
-revocation made by another process (the CLI) takes to bite.
+revocation made by another process (the CLI) takes to bite: the next request reads the credential
+again, and renews the entry without Argon2 when it is not revoked and its stored hash is the one
+the secret was verified against.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import os
 import secrets
@@ -33,6 +34,9 @@ class _Verified:
     digest: bytes
     credential: Credential
     expires: float
+    # The stored hash the secret was verified against: while it is unchanged, an expired entry is
+    # renewed by reading the credential (revoked?) without running Argon2 again.
+    secret_hash: str
 
 
 class CredentialService:
@@ -82,8 +86,8 @@ class CredentialService:
         return await self._accounts.count_credentials()
 
     def _digest(self, client_id: str, secret: str) -> bytes:
-        message = f"{client_id}:{secret}".encode()
-        return hmac.new(self._cache_key, message, hashlib.sha256).digest()
+        # hmac.digest: the one-shot form, a third of hmac.new(...).digest()'s cost (every request).
+        return hmac.digest(self._cache_key, f"{client_id}:{secret}".encode(), "sha256")
 
     async def authenticate(self, client_id: str, secret: str) -> Credential:
         digest = self._digest(client_id, secret)
@@ -120,11 +124,20 @@ class CredentialService:
         if credential.revoked_at is not None:
             self._cache.pop(client_id, None)
             raise Unauthenticated("This credential has been revoked")
-        try:
-            await asyncio.to_thread(self._hasher.verify, secret_hash, secret)
-        except (VerificationError, InvalidHashError) as exc:
-            raise Unauthenticated(_BAD_CREDENTIALS) from exc
+        expired = self._cache.get(client_id)
+        renewable = (
+            expired is not None
+            and expired.secret_hash == secret_hash
+            and hmac.compare_digest(expired.digest, digest)
+        )
+        if not renewable:
+            # Renewing instead saves ~100 ms of Argon2 per client every `cache_seconds`, during
+            # which every request of that client waited (the p99 of a GET under load).
+            try:
+                await asyncio.to_thread(self._hasher.verify, secret_hash, secret)
+            except (VerificationError, InvalidHashError) as exc:
+                raise Unauthenticated(_BAD_CREDENTIALS) from exc
         self._cache[client_id] = _Verified(
-            digest, credential, time.monotonic() + self._cache_seconds
+            digest, credential, time.monotonic() + self._cache_seconds, secret_hash
         )
         return credential

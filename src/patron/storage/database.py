@@ -158,8 +158,18 @@ class Database(Protocol):
         """A connection for reads that need no atomicity across statements."""
         ...
 
-    def transaction(self) -> AbstractAsyncContextManager[Connection]:
-        """A connection in a transaction: committed when the block ends, rolled back on error."""
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """One read statement on its own (as `read()` would run it), for the hottest keyed reads:
+        no context manager to enter on SQLite, where that is a noticeable share of the read."""
+        ...
+
+    def transaction(self, *, best_effort: bool = False) -> AbstractAsyncContextManager[Connection]:
+        """A connection in a transaction: committed when the block ends, rolled back on error.
+
+        `best_effort`: for writes that may as well not happen (a stored rendering, made by a
+        GET). SQLite raises `Unavailable` at once rather than queue behind another writer (its
+        one write lock, or another process's); PostgreSQL does not take a read-only error as the
+        sign of a failover (the pool is expired by the next real write instead)."""
         ...
 
     async def check_writable(self) -> None:

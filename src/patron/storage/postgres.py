@@ -177,7 +177,10 @@ class PostgresDatabase:
     @asynccontextmanager
     async def _acquired(self) -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
         with _translated(on_read_only=self._read_only):
-            raw = await self._pool.acquire(timeout=self._acquire_timeout)
+            # asyncio.timeout rather than acquire(timeout=...): asyncpg applies that through
+            # wait_for, a task per acquire, a noticeable share of a keyed read (GET by id).
+            async with asyncio.timeout(self._acquire_timeout):
+                raw = await self._pool.acquire()
         try:
             yield raw
         finally:
@@ -188,10 +191,14 @@ class PostgresDatabase:
         async with self._acquired() as raw:
             yield PostgresConnection(raw, self._read_only)
 
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        async with self.read() as conn:
+            return await conn.fetchrow(sql, *args)
+
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresConnection]:
+    async def transaction(self, *, best_effort: bool = False) -> AsyncIterator[PostgresConnection]:
         async with self._acquired() as raw:
-            connection = PostgresConnection(raw, self._read_only)
+            connection = PostgresConnection(raw, None if best_effort else self._read_only)
             tx = raw.transaction()
             with connection._translated():
                 await tx.start()

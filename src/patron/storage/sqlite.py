@@ -27,6 +27,8 @@ _UNIQUE_INDEX = re.compile(r"UNIQUE constraint failed: (.+)")
 # What SQLite says when the file cannot take a write now: another process kept the write lock past
 # the busy timeout, the file or its folder is read-only, the disk is full or failing.
 _STUCK = ("locked", "busy", "readonly", "read-only", "disk")
+# How long a write waits for another process's write lock before giving up.
+BUSY_TIMEOUT_MS = 5000
 
 
 @contextmanager
@@ -65,7 +67,7 @@ class SQLiteConnection:
 
     def _run(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
         try:
-            return self._raw.execute(_to_sqlite(sql), tuple(_param(a) for a in args))
+            return self._raw.execute(_to_sqlite(sql), [_param(a) for a in args])
         except sqlite3.IntegrityError as exc:
             match = _UNIQUE_INDEX.search(str(exc))
             if match:
@@ -123,7 +125,7 @@ class SQLiteDatabase:
         raw.execute("PRAGMA journal_mode=WAL")
         raw.execute("PRAGMA synchronous=NORMAL")
         raw.execute("PRAGMA foreign_keys=ON")
-        raw.execute("PRAGMA busy_timeout=5000")
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._raw = raw
         self._connection = SQLiteConnection(raw)
         self._write_lock = asyncio.Lock()
@@ -133,17 +135,22 @@ class SQLiteDatabase:
     async def read(self) -> AsyncIterator[SQLiteConnection]:
         yield self._connection
 
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return await self._connection.fetchrow(sql, *args)
+
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SQLiteConnection]:
+    async def transaction(self, *, best_effort: bool = False) -> AsyncIterator[SQLiteConnection]:
         if self._writer is not None and self._writer is asyncio.current_task():
             # The lock is not re-entrant: waiting would hang the task for good. Inside a request
             # transaction, open units with Store.writing(), which joins it.
             raise RuntimeError("this task holds the SQLite write transaction already")
+        if best_effort and self._write_lock.locked():
+            raise Unavailable("The database is taking another write")
         async with self._write_lock:
             self._writer = asyncio.current_task()
             try:
                 with _unavailable_when_stuck():
-                    self._raw.execute("BEGIN IMMEDIATE")
+                    self._begin(wait=not best_effort)
                 try:
                     yield self._connection
                 except BaseException:
@@ -153,6 +160,18 @@ class SQLiteDatabase:
                     self._raw.execute("COMMIT")
             finally:
                 self._writer = None
+
+    def _begin(self, wait: bool) -> None:
+        if wait:
+            self._raw.execute("BEGIN IMMEDIATE")
+            return
+        # Another process's write lock: fail now instead of blocking the event loop for the busy
+        # timeout.
+        self._raw.execute("PRAGMA busy_timeout=0")
+        try:
+            self._raw.execute("BEGIN IMMEDIATE")
+        finally:
+            self._raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     async def check_writable(self) -> None:
         async with self.transaction() as conn:
