@@ -4,6 +4,7 @@ two `patron worker` processes sharing one PostgreSQL database."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -190,6 +191,19 @@ def test_two_workers_deliver_each_event_once(tmp_path: Path, receiver: Receiver)
                 w.kill()
                 w.wait(timeout=5)
         server.stop()
-    attempts = [log.read_text().count('"webhook attempt"') for log in logs]
-    assert sum(attempts) == 50
-    assert all(n > 0 for n in attempts), f"both workers should have delivered: {attempts}"
+    # An attempt that timed out on a loaded machine is retried (and logged as a retry): what
+    # must hold is one successful delivery per event, and both workers taking part.
+    per_worker = [_delivered_ids(log) for log in logs]
+    everything = per_worker[0] + per_worker[1]
+    assert len(everything) == 50 == len(set(everything)), "a delivery succeeded twice"
+    assert all(per_worker), f"both workers should have delivered: {[len(d) for d in per_worker]}"
+
+
+def _delivered_ids(log: Path) -> list[str]:
+    """The delivery ids of the attempts a worker's JSON log records as delivered."""
+    lines = (json.loads(line) for line in log.read_text().splitlines() if line.startswith("{"))
+    return [
+        line["delivery_id"]
+        for line in lines
+        if line.get("message") == "webhook attempt" and line.get("outcome") == "delivered"
+    ]
