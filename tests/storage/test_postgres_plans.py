@@ -163,3 +163,22 @@ async def test_alias_list_uses_an_account_index(
     for sql, scans in plans:
         assert all(node != "Seq Scan" for node, _, _ in scans), (sql, scans)
     assert any(index.startswith("aliases_account") for _, s in plans for _, _, index in s)
+
+
+async def test_label_list_total_reads_the_label_counts(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The label alone: its total from `label_counts` (migration 0010), not a COUNT over every
+    customer holding the label; with another filter beside it, a COUNT."""
+    for n, name in ((0, "Alpha Ltd"), (50, "Beta Ltd")):  # both label segment-00
+        created = await client.post("/customers", json=_body(n, "counts") | {"legalName": name})
+        assert created.status_code == 201, created.text
+    seen = _recording(monkeypatch)
+    only = await client.get("/customers", params={"label": "SEGMENT-00", "includeArchived": "true"})
+    assert only.json()["pagination"]["totalResultSize"] == 2
+    assert any("FROM label_counts" in sql for sql, _ in seen)
+    assert not any("count(*)" in sql for sql, _ in seen)
+    seen.clear()
+    both = await client.get("/customers", params={"label": "segment-00", "legalName": "alpha ltd"})
+    assert both.json()["pagination"]["totalResultSize"] == 1
+    assert any("count(*) FROM customers" in sql for sql, _ in seen)

@@ -395,13 +395,26 @@ class CustomerRepo:
         return " AND ".join(where)
 
     async def count(self, filters: CustomerFilters) -> int:
-        if (filters.legal_name, filters.label, filters.email, filters.alias) == (None,) * 4:
-            # Unfiltered: the counts the triggers of migration 0005 keep, not a scan of the account.
-            column = "total" if filters.include_archived else "live"
+        column = "total" if filters.include_archived else "live"
+        if (filters.legal_name, filters.email, filters.alias) == (None,) * 3:
+            if filters.label is None:
+                # Unfiltered: the counts the triggers of migration 0006 keep, not a scan of the
+                # account.
+                return int(
+                    await self._conn.fetchval(
+                        f"SELECT COALESCE(SUM({column}), 0) FROM customer_counts"
+                        " WHERE account_id = $1",
+                        self._account,
+                    )
+                )
+            # The label alone: the per-label counts of migration 0011, not a COUNT over every
+            # customer holding it (20,000 index entries at 1,000,000 customers and 2 % a label).
             return int(
                 await self._conn.fetchval(
-                    f"SELECT COALESCE(SUM({column}), 0) FROM customer_counts WHERE account_id = $1",
+                    f"SELECT COALESCE(SUM({column}), 0) FROM label_counts"
+                    " WHERE account_id = $1 AND label_key = $2",
                     self._account,
+                    text_key(filters.label),
                 )
             )
         args: list[Any] = [self._account]
