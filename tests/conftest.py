@@ -21,6 +21,10 @@ from patron.api.state import Services
 from patron.app import build_services, create_app
 from patron.config import Settings
 from patron.domain.accounts import IssuedCredential
+from patron.services.credentials import CredentialService
+from patron.storage import open_database
+from patron.storage.accounts import AccountStore
+from patron.storage.database import Database
 from patron.storage.migrate import migrate
 
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
@@ -76,6 +80,23 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         yield built
     finally:
         await store.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A database handle of the test's own, to read or write tables directly."""
+    database = await open_database(database_url, pool_min=1, pool_max=3)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+async def account(db: Database) -> str:
+    """The id of a new account, made the way the CLI makes one (with a credential)."""
+    issued = await CredentialService(AccountStore(db)).create(f"account-{uuid.uuid4().hex[:12]}")
+    return issued.credential.account_id
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from patron.app import build_services, create_app
 from patron.config import Settings
 from patron.domain.idempotency import RequestPrint, StoredResponse
 from patron.domain.ids import now_micros
-from patron.storage import open_database
 from patron.storage.database import Database
 from patron.storage.idempotency import IdempotencyRepo
 from patron.storage.unit import Store
@@ -56,16 +55,6 @@ async def count_customers(client: httpx.AsyncClient) -> int:
 def error_type(response: httpx.Response) -> str:
     kind: str = response.json()["error"]["type"]
     return kind
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """A connection of the test's own, to look at the keys table directly."""
-    database = await open_database(database_url, pool_min=1, pool_max=2)
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def stored_keys(db: Database, client: httpx.AsyncClient) -> int:

@@ -4,7 +4,6 @@ exact count through every write path: creates, imports, label changes, archive a
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from patron.storage import open_database
 from patron.storage.database import Database
 from tests.conftest import ClientFactory
 from tests.factories import customer_body, make_customer
 from tests.test_import import ndjson, run_import
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, pool_min=1, pool_max=2)
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def account_of(client: httpx.AsyncClient) -> str:

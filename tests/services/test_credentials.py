@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Literal
 
 import pytest
@@ -11,7 +10,6 @@ from argon2 import PasswordHasher
 
 from patron.domain.errors import Unauthenticated
 from patron.services.credentials import CredentialService
-from patron.storage import open_database
 from patron.storage.accounts import AccountStore
 from patron.storage.database import Database
 
@@ -24,15 +22,6 @@ class CountingHasher(PasswordHasher):
     def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
         self.verified += 1
         return super().verify(hash, password)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    opened = await open_database(database_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture

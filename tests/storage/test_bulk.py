@@ -4,33 +4,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
 from patron.domain.customers import Address, ContactDraft, CustomerDraft
 from patron.domain.enums import BillingPreference, TaxStatus
 from patron.domain.ids import new_id, now_micros
-from patron.services.credentials import CredentialService
-from patron.storage import open_database
-from patron.storage.accounts import AccountStore
 from patron.storage.bulk import BulkStore, NewCustomer
 from patron.storage.database import Database, UniqueViolation
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, pool_min=1, pool_max=3)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest.fixture
-async def account(db: Database) -> str:
-    issued = await CredentialService(AccountStore(db)).create(f"bulk-{uuid.uuid4().hex[:12]}")
-    return issued.credential.account_id
 
 
 @pytest.fixture

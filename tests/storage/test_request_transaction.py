@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +24,6 @@ from patron.storage.unit import Store
 from tests.factories import customer_body
 
 TEST_ACTOR = Actor("test")
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, pool_min=1, pool_max=2)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest.fixture
-async def account(db: Database) -> str:
-    issued = await CredentialService(AccountStore(db)).create(f"account-{uuid.uuid4().hex[:12]}")
-    return issued.credential.account_id
 
 
 def draft(**overrides: Any) -> Any:
