@@ -44,6 +44,7 @@ from patron.services.organizations import OrganizationService
 from patron.services.payment_settings import PaymentSettingsService
 from patron.storage import open_database
 from patron.storage.accounts import AccountStore
+from patron.storage.database import Database
 from patron.storage.queue import DeliveryQueue
 from patron.storage.unit import Store
 from patron.webhook_sender import HttpSender
@@ -52,32 +53,37 @@ from patron.webhook_sender import HttpSender
 IDEMPOTENCY_PURGE_SECONDS = 60.0
 
 
+async def connect(
+    settings: Settings,
+    url: str,
+    *,
+    pool_min: int | None = None,
+    pool_max: int | None = None,
+    bounded: bool = True,
+) -> Database:
+    """A database at `url` with the settings' pool size, timeouts and statement cache.
+    `bounded=False` lifts the statement timeout, for commands whose statements may run long
+    (an import's COPY)."""
+    return await open_database(
+        url,
+        pool_min=settings.pool_min if pool_min is None else pool_min,
+        pool_max=settings.pool_max if pool_max is None else pool_max,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        command_timeout=(settings.database_command_timeout_seconds or None) if bounded else None,
+        statement_cache_size=settings.database_statement_cache_size,
+    )
+
+
 async def build_services(
     settings: Settings, *, password_hasher: PasswordHasher | None = None
 ) -> tuple[Services, Store]:
     """`password_hasher` overrides Argon2's default cost (the test suite makes it cheap). The
     databases are closed by `close_databases`."""
-    connect_timeout = settings.database_connect_timeout_seconds
-    command_timeout = settings.database_command_timeout_seconds or None
-    db = await open_database(
-        settings.database_url,
-        pool_min=settings.pool_min,
-        pool_max=settings.pool_max,
-        connect_timeout=connect_timeout,
-        command_timeout=command_timeout,
-        statement_cache_size=settings.database_statement_cache_size,
-    )
+    db = await connect(settings, settings.database_url)
     standby = None
     if settings.database_read_url:
         # No connection at start: a standby that is down must not keep the API from serving.
-        standby = await open_database(
-            settings.database_read_url,
-            pool_min=0,
-            pool_max=settings.pool_max,
-            connect_timeout=connect_timeout,
-            command_timeout=command_timeout,
-            statement_cache_size=settings.database_statement_cache_size,
-        )
+        standby = await connect(settings, settings.database_read_url, pool_min=0)
     accounts = AccountStore(db)
     store = Store(db, standby)
     history = History(WireSnapshots())

@@ -18,7 +18,6 @@ from patron.config import Settings
 from patron.domain.accounts import Credential, IssuedCredential
 from patron.domain.errors import PatronError
 from patron.services.credentials import CredentialService
-from patron.storage import open_database
 from patron.storage.accounts import AccountStore
 from patron.storage.migrate import migrate
 
@@ -38,12 +37,9 @@ def _with_credentials(
         migrate(settings.database_url)  # the embedded default sets itself up
 
     async def run() -> Any:
-        db = await open_database(
-            settings.database_url,
-            pool_min=1,
-            pool_max=2,
-            statement_cache_size=settings.database_statement_cache_size,
-        )
+        from patron.app import connect  # patron.app loads the web stack: only where needed
+
+        db = await connect(settings, settings.database_url, pool_min=1, pool_max=2, bounded=False)
         try:
             return await work(CredentialService(AccountStore(db)))
         finally:
@@ -107,14 +103,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     logging.config.dictConfig(log_config(settings.log_level))
 
     async def run() -> None:
-        db = await open_database(
-            settings.database_url,
-            pool_min=1,
-            pool_max=3,
-            connect_timeout=settings.database_connect_timeout_seconds,
-            command_timeout=settings.database_command_timeout_seconds or None,
-            statement_cache_size=settings.database_statement_cache_size,
-        )
+        from patron.app import connect  # patron.app loads the web stack: only where needed
+
+        db = await connect(settings, settings.database_url, pool_min=1, pool_max=3)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -212,12 +203,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     progress = Progress(source) if sys.stderr.isatty() else None
 
     async def run() -> Any:
-        db = await open_database(
-            settings.database_url,
-            pool_min=1,
-            pool_max=3,
-            statement_cache_size=settings.database_statement_cache_size,
-        )
+        from patron.app import connect  # patron.app loads the web stack: only where needed
+
+        db = await connect(settings, settings.database_url, pool_min=1, pool_max=3, bounded=False)
         report = Report.open(report_path)
         try:
             account = await AccountStore(db).get_or_create_account(args.account)
