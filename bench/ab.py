@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# Several benchmark runs on one machine (parallel work trees) need ports of their own.
+PORT_OFFSET = int(os.environ.get("BENCH_PORT_OFFSET", "0"))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -98,7 +100,7 @@ def main() -> None:
     for round_ in range(args.rounds):
         for i, src in enumerate(sources):
             scenario = args.scenario.replace("{ab}", "ab"[i % 2] + str(round_))
-            result = measure(src, scenario, args, 8030 + i)
+            result = measure(src, scenario, args, 8030 + PORT_OFFSET + i)
             print(round_, src, scenario, result, f"load {os.getloadavg()[0]:.1f}", flush=True)
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# Several benchmark runs on one machine (parallel work trees) need ports of their own.
+PORT_OFFSET = int(os.environ.get("BENCH_PORT_OFFSET", "0"))
 TICK = os.sysconf("SC_CLK_TCK")
 REQUESTS = "var/bench/requests/get.tsv"
 
@@ -92,7 +94,7 @@ def main() -> None:
     sources = [*args.sources.split(","), "yardstick"]
     for round_ in range(args.rounds):
         for i, src in enumerate(sources):
-            result = measure(src, args, 8040 + i)
+            result = measure(src, args, 8040 + PORT_OFFSET + i)
             print(round_, src, result, f"load {os.getloadavg()[0]:.1f}", flush=True)
 
 

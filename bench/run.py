@@ -28,6 +28,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+# Several benchmark runs on one machine (parallel work trees) need ports of their own.
+PORT_OFFSET = int(os.environ.get("BENCH_PORT_OFFSET", "0"))
+PATRON_PORT, YARDSTICK_PORT = 8010 + PORT_OFFSET, 8011 + PORT_OFFSET
 VAR = ROOT / "var" / "bench"
 BIN = ROOT / ".venv" / "bin"
 SCENARIOS = (
@@ -147,10 +150,12 @@ def run_engine(engine: str, args: argparse.Namespace, data: Path) -> list[dict[s
     (VAR / "one.json").write_text(data.open().readline())
     results: list[dict[str, Any]] = [{"engine": engine, "scenario": "import",
                                       "seconds": round(import_seconds, 1)}]  # fmt: skip
-    server = Server([str(BIN / "patron"), "serve", "--port", "8010"],
-                    {"PATRON_DATABASE_URL": url, "PATRON_LOG_LEVEL": "warning"}, 8010)  # fmt: skip
+    env = {"PATRON_DATABASE_URL": url, "PATRON_LOG_LEVEL": "warning"}
+    server = Server([str(BIN / "patron"), "serve", "--port", str(PATRON_PORT)], env, PATRON_PORT)
     try:
-        api = httpx.Client(base_url="http://127.0.0.1:8010/api", headers={"Authorization": auth})
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{PATRON_PORT}/api", headers={"Authorization": auth}
+        )
         files = request_files(api, ids, len(ids), random.Random(args.seed))
         for scenario in args.scenarios:
             if scenario == "get":
@@ -158,11 +163,11 @@ def run_engine(engine: str, args: argparse.Namespace, data: Path) -> list[dict[s
                 # "Session 4: GET by id"); imported customers have none yet. The first run
                 # renders them (reported as get-first), the second is the steady state, as the
                 # yardstick's documents are rendered beforehand.
-                r = wrk(8010, files[scenario], auth, args.duration, args.connections)
+                r = wrk(PATRON_PORT, files[scenario], auth, args.duration, args.connections)
                 results.append({"engine": engine, "scenario": "get-first", **r,
                                 "peak_mb": round(server.peak_mb(), 1)})  # fmt: skip
                 print("  ", results[-1], flush=True)
-            r = wrk(8010, files[scenario], auth, args.duration, args.connections)
+            r = wrk(PATRON_PORT, files[scenario], auth, args.duration, args.connections)
             results.append({"engine": engine, "scenario": scenario, **r,
                             "peak_mb": round(server.peak_mb(), 1)})  # fmt: skip
             print("  ", results[-1], flush=True)
@@ -176,10 +181,10 @@ def run_engine(engine: str, args: argparse.Namespace, data: Path) -> list[dict[s
         ]
         store_docs(url, asyncio.run(render_docs(url, docs)))
         yard = Server([str(BIN / "uvicorn"), "--factory", "bench.yardstick:create_app", "--port",
-                       "8011", "--log-level", "warning", "--no-access-log"],
-                      {"BENCH_DATABASE_URL": url}, 8011)  # fmt: skip
+                       str(YARDSTICK_PORT), "--log-level", "warning", "--no-access-log"],
+                      {"BENCH_DATABASE_URL": url}, YARDSTICK_PORT)  # fmt: skip
         try:
-            r = wrk(8011, files["get"], auth, args.duration, args.connections)
+            r = wrk(YARDSTICK_PORT, files["get"], auth, args.duration, args.connections)
             results.append({"engine": engine, "scenario": "yardstick", **r,
                             "peak_mb": round(yard.peak_mb(), 1)})  # fmt: skip
             print("  ", results[-1], flush=True)
