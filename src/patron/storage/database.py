@@ -36,6 +36,13 @@ class UniqueViolation(Exception):
         self.constraint = constraint
 
 
+class GuardRefused(Exception):
+    """A guard function the statement called refused it (it raised SQLSTATE `PA001`, migration
+    0012): the whole statement was undone."""
+
+    SQLSTATE = "PA001"
+
+
 class LockTimeoutError(Exception):
     """A statement waited longer than its transaction's lock timeout (`Dialect.lock_timeout`)."""
 
@@ -143,6 +150,18 @@ class Connection(Protocol):
         ...
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    @property
+    def untouched(self) -> bool:
+        """Whether this is a transaction's connection that has sent nothing yet, so that its
+        next statement may be sent alone (`fetch_last`). Always False on SQLite, where a
+        transaction costs no round trips."""
+        ...
+
+    async def fetch_last(self, sql: str, *args: Any) -> list[Row]:
+        """`fetch` for a transaction's last statement; nothing may be sent after it. PostgreSQL
+        sends it alone, without BEGIN and COMMIT, when it is also the first (`untouched`)."""
+        ...
 
     async def copy_records(
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
