@@ -184,6 +184,7 @@ class Database(Protocol):
 
     def transaction(self, *, best_effort: bool = False) -> AbstractAsyncContextManager[Connection]:
         """A connection in a transaction: committed when the block ends, rolled back on error.
+        PostgreSQL begins it with the block's first statement (`Connection.fetch_last`).
 
         `best_effort`: for writes that may as well not happen (a stored rendering, made by a
         GET). SQLite raises `Unavailable` at once rather than queue behind another writer (its
