@@ -21,6 +21,7 @@ from patron.domain.notifications import (
 )
 from patron.services.dispatcher import Dispatcher, DispatchSettings
 from patron.webhook_sender import HttpSender
+from tests.api.history import events
 from tests.factories import customer_body, make_customer
 from tests.webhook_receiver import Received, Receiver, verify_sequence, verify_standard
 
@@ -491,6 +492,22 @@ class TestDeliveryList:
         assert first["attemptHistory"] == []
         assert first["recipient"] == down.url
         assert "webhookSecret" not in str(everything)
+
+    async def test_creates_before_during_and_after_a_policy(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Without live policies a create is sent alone, guarded against policies (migration
+        # 0012); with one, the guard refuses and the create goes in a transaction with its
+        # deliveries; the process then keeps sending that account's writes in transactions.
+        before = await make_customer(client)
+        policy = await make_policy(client, Receiver().url, notificationTypes=["CUSTOMER_CREATED"])
+        during = await make_customer(client)
+        await client.delete(f"/notifications/policies/{policy['id']}")
+        after = await make_customer(client)
+        items = (await client.get("/notifications/deliveries")).json()["items"]
+        assert [(d["resourceId"], d["status"]) for d in items] == [(during["id"], "CANCELLED")]
+        created = [e for e in await events(client) if e["type"] == "CUSTOMER_CREATED"]
+        assert [e["resourceId"] for e in created] == [before["id"], during["id"], after["id"]]
 
     async def test_a_failed_write_enqueues_nothing(self, client: httpx.AsyncClient) -> None:
         await make_customer(client, customerAliases=[TAKEN])

@@ -42,7 +42,13 @@ class EventType(StrEnum):
 
     @property
     def resource_type(self) -> ResourceType:
-        return next(r for r in ResourceType if self.value.startswith(r.value + "_"))
+        return _RESOURCE_TYPES[self]
+
+
+# Each type's resource, by its name's prefix; looked up once (every write records events).
+_RESOURCE_TYPES = {
+    t: next(r for r in ResourceType if t.value.startswith(r.value + "_")) for t in EventType
+}
 
 
 @dataclass(frozen=True, slots=True)

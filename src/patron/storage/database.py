@@ -36,6 +36,13 @@ class UniqueViolation(Exception):
         self.constraint = constraint
 
 
+class GuardRefused(Exception):
+    """A guard function the statement called refused it (it raised SQLSTATE `PA001`, migration
+    0012): the whole statement was undone."""
+
+    SQLSTATE = "PA001"
+
+
 class LockTimeoutError(Exception):
     """A statement waited longer than its transaction's lock timeout (`Dialect.lock_timeout`)."""
 
@@ -144,6 +151,18 @@ class Connection(Protocol):
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
+    @property
+    def untouched(self) -> bool:
+        """Whether this is a transaction's connection that has sent nothing yet, so that its
+        next statement may be sent alone (`fetch_last`). Always False on SQLite, where a
+        transaction costs no round trips."""
+        ...
+
+    async def fetch_last(self, sql: str, *args: Any) -> list[Row]:
+        """`fetch` for a transaction's last statement; nothing may be sent after it. PostgreSQL
+        sends it alone, without BEGIN and COMMIT, when it is also the first (`untouched`)."""
+        ...
+
     async def copy_records(
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
     ) -> None:
@@ -165,6 +184,7 @@ class Database(Protocol):
 
     def transaction(self, *, best_effort: bool = False) -> AbstractAsyncContextManager[Connection]:
         """A connection in a transaction: committed when the block ends, rolled back on error.
+        PostgreSQL begins it with the block's first statement (`Connection.fetch_last`).
 
         `best_effort`: for writes that may as well not happen (a stored rendering, made by a
         GET). SQLite raises `Unavailable` at once rather than queue behind another writer (its

@@ -39,6 +39,22 @@ class DeferringConnection:
             await self._conn.execute(earlier_sql, *earlier_args)
         return await self._conn.fetch(sql, *args)
 
+    @property
+    def untouched(self) -> bool:
+        """Whether the unit's transaction has sent nothing yet (see `Connection.untouched`)."""
+        return self._conn.untouched
+
+    async def fetch_last(self, sql: str, *args: Any) -> list[Row]:
+        """What is held and this, as the transaction's last statement (`Connection.fetch_last`:
+        on PostgreSQL one statement, sent alone when nothing went before). What is held stays
+        held if it fails, so that the unit may send it again in a transaction."""
+        *before, (last_sql, last_args) = self._dialect.combined([*self._held, (sql, args)])
+        for earlier_sql, earlier_args in before:
+            await self._conn.execute(earlier_sql, *earlier_args)
+        rows = await self._conn.fetch_last(last_sql, *last_args)
+        self._held = []
+        return rows
+
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         await self.flush()
         return await self._conn.fetch(sql, *args)

@@ -13,6 +13,8 @@ import json
 from functools import partial
 from typing import Any
 
+import msgspec
+
 from patron.domain.enums import SortOrder
 from patron.domain.events import Change, Event, EventFilters, EventType, ResourceType
 from patron.domain.listing import Position
@@ -47,8 +49,12 @@ EVENT_COLUMNS = _COLUMNS
 event_of_row = _event
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # msgspec: several times json.dumps's speed for the same JSON (read back with json.loads).
+    return _encode(value).decode()
 
 
 class EventRepo:

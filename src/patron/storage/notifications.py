@@ -34,6 +34,11 @@ DELIVERY_COLUMNS = (
 )
 DELIVERY_FROM = "webhook_deliveries d JOIN notification_recipients r ON r.id = d.recipient_id"
 
+# Accounts this process has seen with live policies (`NotificationRepo.refused`): their writes go
+# straight into a transaction rather than first trying the guard that refuses them. Bounded.
+_WITH_POLICIES: set[str] = set()
+_WITH_POLICIES_MAX = 10_000
+
 
 def delivery(row: Row, history: list[Attempt]) -> Delivery:
     status = DeliveryStatus(row["status"])
@@ -171,6 +176,26 @@ class NotificationRepo:
         )  # fmt: skip
         listed = self._dialect.json_list(columns, source, "created_at, id, position")
         return f"{listed} AS policies"
+
+    def no_live_policies_column(self, account: str) -> str | None:
+        """For a statement sent without a transaction (`Unit.finish`): an expression that
+        raises `GuardRefused` when the account has live policies, whose deliveries would have
+        to commit with the statement's events (migration 0012). None when the unit has read the
+        policies already, or when this process has seen the guard refuse for the account: then
+        the statement goes in a transaction with the deliveries it makes."""
+        if self._live is not None or self._account in _WITH_POLICIES:
+            return None
+        return f"(SELECT patron_no_live_policies({account})) AS no_policies"
+
+    def refused(self) -> None:
+        """The guard of `no_live_policies_column` refused: the account has live policies."""
+        if len(_WITH_POLICIES) >= _WITH_POLICIES_MAX:
+            _WITH_POLICIES.clear()  # a hint only: forgetting costs one refused statement
+        _WITH_POLICIES.add(self._account)
+
+    def none_live(self) -> None:
+        """The guard of `no_live_policies_column` let the statement through: no live policies."""
+        self._live = []
 
     def live_policies_from_json(self, text: str) -> None:
         """What the expression of `live_policies_column` answered."""

@@ -23,9 +23,10 @@ from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from asyncpg.transaction import Transaction
 
 from patron.domain.errors import Unavailable
-from patron.storage.database import Dialect, LockTimeoutError, Row, UniqueViolation
+from patron.storage.database import Dialect, GuardRefused, LockTimeoutError, Row, UniqueViolation
 
 log = logging.getLogger("patron.storage")
 
@@ -90,33 +91,80 @@ def _translated(
             with contextlib.suppress(asyncpg.InterfaceError):  # detached already: gone anyway
                 raw.terminate()
         raise Unavailable("The database connection was lost") from exc
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == GuardRefused.SQLSTATE:
+            raise GuardRefused(str(exc)) from exc
+        raise
 
 
 class PostgresConnection:
+    """A connection; in `PostgresDatabase.transaction`, one whose transaction begins with its
+    first statement (`begin`), so that a transaction of one statement can be sent alone
+    (`fetch_last`)."""
+
     def __init__(
         self,
         raw: asyncpg.Connection | PoolConnectionProxy,
         on_read_only: Callable[[], None] | None = None,
+        *,
+        begin: Transaction | None = None,
     ) -> None:
         self._raw = raw
         self._on_read_only = on_read_only
+        self._begin = begin
+        # Whether a statement may be sent now: not before BEGIN (sent first), nor after the one
+        # statement `fetch_last` sent alone.
+        self._ready = begin is None
+        self.began = False
+        self.sent_alone = False
 
     def _translated(self) -> contextlib.AbstractContextManager[None]:
         return _translated(self._raw, self._on_read_only)
 
+    async def _start(self) -> None:
+        if self.sent_alone or self._begin is None:
+            raise RuntimeError("the transaction ended with its last statement")
+        with self._translated():
+            await self._begin.start()
+        self.began = self._ready = True
+
+    @property
+    def untouched(self) -> bool:
+        """Whether its transaction has sent nothing yet (its first statement may be its last)."""
+        return not self._ready and not self.sent_alone
+
+    async def fetch_last(self, sql: str, *args: Any) -> list[Row]:
+        """The transaction's last statement. When it is also the first, it is sent alone,
+        without BEGIN and COMMIT (one round trip instead of three): a single statement is atomic
+        by itself. Nothing may be sent after it."""
+        if not self.untouched:
+            return await self.fetch(sql, *args)
+        with self._translated():
+            rows = list(await self._raw.fetch(sql, *args))
+        self.sent_alone = True
+        return rows
+
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        if not self._ready:
+            await self._start()
         with self._translated():
             return list(await self._raw.fetch(sql, *args))
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        if not self._ready:
+            await self._start()
         with self._translated():
             return await self._raw.fetchrow(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
+        if not self._ready:
+            await self._start()
         with self._translated():
             return await self._raw.fetchval(sql, *args)
 
     async def execute(self, sql: str, *args: Any) -> int:
+        if not self._ready:
+            await self._start()
         with self._translated():
             status = await self._raw.execute(sql, *args)
         # The status tag ends with the row count: "UPDATE 1", "INSERT 0 1".
@@ -124,12 +172,16 @@ class PostgresConnection:
         return int(tail) if tail.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not self._ready:
+            await self._start()
         with self._translated():
             await self._raw.executemany(sql, rows)
 
     async def copy_records(
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
     ) -> None:
+        if not self._ready:
+            await self._start()
         # COPY: one round trip and no per-row statement, several times a multi-row INSERT.
         with self._translated():
             await self._raw.copy_records_to_table(table, records=records, columns=list(columns))
@@ -198,13 +250,14 @@ class PostgresDatabase:
     @asynccontextmanager
     async def transaction(self, *, best_effort: bool = False) -> AsyncIterator[PostgresConnection]:
         async with self._acquired() as raw:
-            connection = PostgresConnection(raw, None if best_effort else self._read_only)
+            # BEGIN goes out with the first statement (none for a block that sends nothing).
             tx = raw.transaction()
-            with connection._translated():
-                await tx.start()
+            connection = PostgresConnection(raw, None if best_effort else self._read_only, begin=tx)
             try:
                 yield connection
             except BaseException:
+                if not connection.began:
+                    raise
                 try:
                     await tx.rollback()
                 except Exception:
@@ -215,8 +268,9 @@ class PostgresDatabase:
                     with contextlib.suppress(asyncpg.InterfaceError):
                         raw.terminate()
                 raise
-            with connection._translated():
-                await tx.commit()
+            if connection.began:
+                with connection._translated():
+                    await tx.commit()
 
     async def check_writable(self) -> None:
         async with self.transaction() as conn:

@@ -77,6 +77,10 @@ class SQLiteConnection:
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         return self._run(sql, args).fetchall()
 
+    # A SQLite transaction costs no round trips: nothing to save by sending a statement alone.
+    untouched = False
+    fetch_last = fetch
+
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         return self._run(sql, args).fetchone()
 

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from patron.storage.aliases import AliasRepo
 from patron.storage.contacts import ContactRepo
 from patron.storage.customers import CustomerRepo
-from patron.storage.database import Connection, Database, Dialect
+from patron.storage.database import Connection, Database, Dialect, GuardRefused
 from patron.storage.deferred import DeferringConnection
 from patron.storage.events import EventRepo
 from patron.storage.idempotency import IdempotencyRepo
@@ -49,11 +49,24 @@ class Unit:
         """Send what the unit holds back: its deferred inserts and its events, and the webhook
         deliveries they make (docs/webhooks.md). On PostgreSQL the inserts and events are one
         statement, which also reads the live policies when the unit has not read them yet; the
-        deliveries are one more, sent only when a policy wants an event."""
+        deliveries are one more, sent only when a policy wants an event. A unit that sent
+        nothing before (a create) sends that statement alone, without BEGIN and COMMIT, guarded
+        against accounts with live policies (migration 0012); refused, it goes in a transaction
+        as any other."""
         events = self.events.take_pending()
         if not events:
             await self._conn.flush()
             return
+        guard = self._conn.untouched and self.notifications.no_live_policies_column("$1")
+        if guard:
+            try:
+                sql, args = self.events.insert_statement(events, also=guard)
+                await self._conn.fetch_last(sql, *args)
+            except GuardRefused:
+                self.notifications.refused()
+            else:
+                self.notifications.none_live()
+                return
         policies = self.notifications.live_policies_column("$1")
         rows = await self._conn.flush(self.events.insert_statement(events, also=policies))
         if policies is not None:

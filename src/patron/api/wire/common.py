@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Annotated
 
 import msgspec
@@ -41,7 +42,13 @@ class PaginationMeta(Wire):
 def iso(micros: int) -> str:
     """`2024-07-30T12:00:00.123Z`: ISO 8601, UTC, millisecond precision."""
     seconds, rest = divmod(micros, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1000:03d}Z"
+    return f"{_second(seconds)}.{rest // 1000:03d}Z"
+
+
+@lru_cache(maxsize=256)
+def _second(seconds: int) -> str:
+    # A write renders the same few instants many times (its resource, the event's snapshot).
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def iso_or_none(micros: int | None) -> str | None:
