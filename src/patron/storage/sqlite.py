@@ -11,13 +11,13 @@ import asyncio
 import json
 import re
 import sqlite3
-
-import msgspec
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from patron.domain.errors import Unavailable
 from patron.storage.database import Dialect, Row, UniqueViolation
