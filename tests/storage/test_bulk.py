@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 
-from patron.domain.customers import Address, ContactDraft, CustomerDraft
-from patron.domain.enums import BillingPreference, TaxStatus
+from patron.domain.customers import Address, ContactDraft, CustomerDraft, IntegrationId
+from patron.domain.enums import BillingPreference, IntegrationService, TaxStatus
 from patron.domain.ids import new_id, now_micros
 from patron.storage.bulk import BulkStore, NewCustomer
 from patron.storage.database import Database, UniqueViolation
@@ -86,3 +87,46 @@ class TestInsert:
                 "SELECT count(*) FROM customers WHERE account_id = $1", account
             )
         assert customers == 1
+
+    async def test_values_are_stored_as_given(
+        self, db: Database, account: str, store: BulkStore
+    ) -> None:
+        # SQLite writes a table's rows as one JSON array (storage/sqlite.py, copy_records): text
+        # with quotes, backslashes and non-ASCII, integers, booleans and NULL come back as bound.
+        name = 'Ünïcødé "Quoted" \\ Ltd ☃ 😀'
+        draft = replace(new_customer(region="a'b\"c\\d").draft, legal_name=name, url=None)
+        customer = NewCustomer(
+            new_id(),
+            draft,
+            [
+                IntegrationId(IntegrationService.XERO, "x-1"),
+                IntegrationId(IntegrationService.SALESFORCE, "", is_pending=True),
+            ],
+        )
+        at = now_micros()
+        await store.insert([customer], at)
+        async with db.read() as conn:
+            row = await conn.fetchrow(
+                "SELECT legal_name, url, created_at, revision FROM customers WHERE id = $1",
+                customer.id,
+            )
+            ids = await conn.fetch(
+                "SELECT position, service, external_id, is_pending, last_synced"
+                " FROM integration_ids WHERE customer_id = $1 ORDER BY position",
+                customer.id,
+            )
+            value = await conn.fetchval(
+                "SELECT value FROM customer_properties WHERE customer_id = $1", customer.id
+            )
+        assert row is not None
+        assert (row["legal_name"], row["url"], row["created_at"], row["revision"]) == (
+            name,
+            None,
+            at,
+            1,
+        )
+        assert [tuple(r) for r in ids] == [
+            (0, "Xero", "x-1", False, None),
+            (1, "Salesforce", "", True, None),
+        ]
+        assert value == "a'b\"c\\d"

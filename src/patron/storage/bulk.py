@@ -1,8 +1,9 @@
 """Bulk writes for `patron import`: whole batches of new customers in one transaction each.
 
-Rows go in with `Connection.copy_records` (COPY on PostgreSQL, one executemany per table on
-SQLite), skipping the per-customer statements of the API's write path. The import service has
-already checked every row; the unique indexes still guard the database against a concurrent write.
+Rows go in with `Connection.copy_records` (COPY on PostgreSQL, one INSERT ... SELECT FROM
+json_each per table on SQLite), skipping the per-customer statements of the API's write path. The
+import service has already checked every row; the unique indexes still guard the database against
+a concurrent write.
 
 `prepare` sets the import's connections up for bulk work (docs/import.md, "Speed"): on PostgreSQL
 batches skip the foreign-key checks where the role may (`session_replication_role = replica`);
