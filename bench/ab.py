@@ -2,16 +2,16 @@
 
     git archive BASE src | tar -x -C /tmp/base
     .venv/bin/python bench/ab.py /tmp/base/src,src post --rounds 2 --seconds 8 \
-        --pg-url postgresql://postgres@127.0.0.1:5432/patron_bench --auth var/bench/auth
+        --pg-url postgresql://postgres@127.0.0.1:5432/patron_bench --auth var/bench/auth-postgresql
 
-Runs after `bench/run.py` (its database, request files and a credential: `--auth` is a file
-holding the Authorization header value). Each server is `python -m patron serve` with the tree on
-PYTHONPATH; CPU is read from /proc around one wrk run (the server process, and the database's
-backends plus PostgreSQL's WAL writer, background writer and checkpointer), divided by the
-requests served: on a machine shared with other jobs that is steadier than requests/s. A scenario
-with `{ab}` in its name reads a request file per tree and round (`put-a0`, `put-b0`, ...), for
-writes that change their targets (a second archive of the same customer is a no-op).
-"""
+Runs after `bench/run.py` (its database, request files and a credential: `--auth` is the file
+holding the Authorization header value, which bench/run.py writes to var/bench/auth-<engine>). Each
+server is `python -m patron serve` with the tree on PYTHONPATH; CPU is read from /proc around one
+wrk run (the server process, and the database's backends plus PostgreSQL's WAL writer, background
+writer and checkpointer), divided by the requests served: on a machine shared with other jobs that
+is steadier than requests/s. A scenario with `{ab}` in its name reads a request file per tree and
+round (`put-a0`, `put-b0`, ...), for writes that change their targets (a second archive of the same
+customer is a no-op). """
 
 from __future__ import annotations
 

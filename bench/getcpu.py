@@ -3,7 +3,8 @@ alternating, on the same database and request file. Steadier than requests/s on 
 
     git archive main src | tar -x -C /tmp/base
     .venv/bin/python bench/getcpu.py /tmp/base/src,src \
-        --database-url sqlite:///var/bench/patron.db --auth var/bench/auth --rounds 2 --seconds 8
+        --database-url sqlite:///var/bench/patron.db --auth var/bench/auth-sqlite \
+        --rounds 2 --seconds 8
 
 Runs after `bench/run.py --scenarios get` (its database with `yardstick_docs`, its request file
 var/bench/requests/get.tsv; `--auth` is a file holding an Authorization header value for the

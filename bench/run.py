@@ -146,6 +146,8 @@ def run_engine(engine: str, args: argparse.Namespace, data: Path) -> list[dict[s
                          "--json", env=env))  # fmt: skip
     token = base64.b64encode(f"{cred['clientId']}:{cred['clientSecret']}".encode()).decode()
     auth = f"Basic {token}"
+    # For bench/ab.py and bench/getcpu.py (`--auth`), which run on the database this run leaves.
+    (VAR / f"auth-{engine}").write_text(auth)
     ids = [json.loads(line)["id"] for line in data.open()]
     (VAR / "one.json").write_text(data.open().readline())
     results: list[dict[str, Any]] = [{"engine": engine, "scenario": "import",
