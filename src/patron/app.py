@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
@@ -14,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from patron.api.cursors import CursorCodec
 from patron.api.endpoint import json_response
@@ -195,7 +197,20 @@ async def _openapi(request: Request) -> Response:
     return json_response(request.app.state.openapi)
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Starlette:
+class PatronApp(Starlette):
+    """Starlette with GET-by-id from stored documents (api/stored.py) in front of everything,
+    its own middleware included: the hottest request, kept from layers it does not need."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._stored = StoredCustomers(super().__call__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        await self._stored(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> PatronApp:
     """The ASGI app. Given `services`, it uses them (tests); otherwise it opens the database
     named by `settings` on startup and closes it on shutdown."""
     settings = settings or Settings.from_env()
@@ -216,7 +231,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             await store.close()
 
     api = Mount("/api", routes=api_routes())
-    app = Starlette(
+    app = PatronApp(
         routes=[
             Route("/api/openapi.json", _openapi, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -225,7 +240,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         ],
         middleware=[
             Middleware(RequestContext),
-            Middleware(StoredCustomers),
             Middleware(HotPaths, mount=api, operations=HOT_OPERATIONS),
         ],
         exception_handlers={HTTPException: _http_error},
