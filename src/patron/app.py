@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -224,6 +225,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             return
         built, store = await build_services(settings)
         app.state.services = built
+        # Everything made so far (modules, routes, the services and their pools) lives as long as
+        # the process: kept out of the collector's full passes, which otherwise walk all of it
+        # while every request waits (50-100 ms each under load, docs/performance.md Session 5).
+        gc.freeze()
         try:
             async with _housekeeping(built):
                 yield
