@@ -228,6 +228,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         # Everything made so far (modules, routes, the services and their pools) lives as long as
         # the process: kept out of the collector's full passes, which otherwise walk all of it
         # while every request waits (50-100 ms each under load, docs/performance.md Session 5).
+        # Start-up's own garbage is collected first, or it would be kept for good.
+        gc.collect()
         gc.freeze()
         try:
             async with _housekeeping(built):
