@@ -56,6 +56,9 @@ def _no_delay(transport: asyncio.Transport) -> None:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    # The parser callbacks below call HttpToolsProtocol's by name, not through super(): they run
+    # several times for every request, and super() cost ~3 % of a GET by id's instructions.
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         settings = _settings()
@@ -64,6 +67,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_too_large = False
         self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_at: float | None = None
         # Raw bytes received since the current head began. httptools hands over a header only
         # once it ends, so a header that never ends is caught here, not in on_header.
         self._in_head = True
@@ -72,17 +76,30 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # -- the deadline -----------------------------------------------------------------------------
 
     def _arm(self) -> None:
-        self._disarm()
+        """Give the request `request_read_timeout_seconds` from now. One timer per connection,
+        re-aimed when it fires: a timer scheduled and cancelled for every request cost ~3 % of a
+        GET by id's instructions (docs/performance.md, Session 5)."""
         if self._read_timeout > 0:
-            self._deadline = self.loop.call_later(self._read_timeout, self._too_slow)
+            self._deadline_at = self.loop.time() + self._read_timeout
+            if self._deadline is None:
+                self._deadline = self.loop.call_at(self._deadline_at, self._on_deadline)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._deadline_at = None
+
+    def _on_deadline(self) -> None:
+        self._deadline = None
+        due = self._deadline_at
+        if due is None:
+            return  # no request is arriving now
+        if self.loop.time() < due:
+            # A later request moved the deadline.
+            self._deadline = self.loop.call_at(due, self._on_deadline)
+            return
+        self._too_slow()
 
     def _too_slow(self) -> None:
-        self._deadline = None
+        self._deadline_at = None
         if self.transport.is_closing():
             return
         if self.cycle is None or self.cycle.response_complete:
@@ -100,23 +117,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        HttpToolsProtocol.on_message_begin(self)
         self._head_bytes = 0
         self._arm()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
         if _drain.started and self.cycle is not None:
             self.cycle.keep_alive = False  # answered with `Connection: close`, then closed
 
     def on_message_complete(self) -> None:
         self._disarm()
         self._in_head, self._raw_head_bytes = True, 0
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
@@ -126,23 +146,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._head_too_large = True
                 self.send_400_response("")
                 return
-        super().data_received(data)
+        HttpToolsProtocol.data_received(self, data)
 
     # -- the head cap -----------------------------------------------------------------------------
 
-    def _count(self, size: int) -> None:
-        self._head_bytes += size
-        if self._head_bytes > self._max_head:
-            self._head_too_large = True
-            raise ValueError("request head too large")  # the parser turns this into an error
-
+    # Counted inline (no helper call): these run for every header of every request.
     def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
+        self._head_bytes += len(url)
+        if self._head_bytes > self._max_head:
+            self._too_large()
+        HttpToolsProtocol.on_url(self, url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
-        super().on_header(name, value)
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > self._max_head:
+            self._too_large()
+        HttpToolsProtocol.on_header(self, name, value)
+
+    def _too_large(self) -> None:
+        self._head_too_large = True
+        raise ValueError("request head too large")  # the parser turns this into an error
 
     def send_400_response(self, msg: str) -> None:
         if not self._head_too_large:

@@ -184,6 +184,29 @@ class TestSlowClients:
         assert received.startswith(b"HTTP/1.1 200")
         assert took < KEEP_ALIVE + 1.5
 
+    def test_each_request_on_a_kept_alive_connection_has_its_own_deadline(
+        self, server: ServerProcess, credential: tuple[str, str]
+    ) -> None:
+        """The deadline's one timer per connection is re-aimed, not replaced (server.py): a second
+        request that stalls is cut off a full timeout after it began, not at the first's."""
+        token = base64.b64encode(":".join(credential).encode()).decode()
+        with connect(server) as sock:
+            sock.sendall(
+                b"GET /api/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+                + token.encode()
+                + b"\r\n\r\n"
+            )
+            sock.settimeout(5)
+            first = b""
+            while b"\r\n\r\n" not in first or not first.endswith(b"}"):  # the whole answer
+                first += sock.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200")
+            time.sleep(READ_TIMEOUT * 0.6)  # within the keep-alive time
+            sock.sendall(b"GET /api/customers HTTP/1.1\r\nHost: x\r\n")
+            received, took = read_until_closed(sock, 5)
+        assert received.startswith(b"HTTP/1.1 408"), received
+        assert READ_TIMEOUT - 0.1 < took < READ_TIMEOUT + 1.5
+
 
 class TestLogs:
     def test_lines_are_json_with_request_ids_and_never_a_secret(

@@ -8,6 +8,7 @@ stale one shows), then GETs every customer through HTTP and checks the answer ag
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from starlette.routing import Mount
 from patron.api.hotpaths import HotPaths
 from patron.api.state import Services
 from patron.api.versions import LATEST
-from patron.domain.errors import NotFound
+from patron.domain.errors import NotFound, Unavailable
 from tests.conftest import ClientFactory
 from tests.factories import contact, customer_body, make_customer
 
@@ -149,6 +150,96 @@ class TestStoredGet:
         assert not await services.documents.keep(account, created["id"], revision, body)
         assert await stored(services, account, created["id"]) is None
         assert not await services.documents.keep("someone-else", created["id"], 2, body)
+
+
+class TestAroundTheStoredAnswer:
+    """The stored path runs ahead of `RequestContext` (api/stored.py): what that layer adds to
+    every answer, it must add too."""
+
+    async def _stored_customer(self, client: httpx.AsyncClient, services: Services) -> str:
+        created = await make_customer(client)
+        assert (await client.get(f"/customers/{created['id']}")).status_code == 200
+        assert await stored(services, _account(client), created["id"]) is not None
+        return str(created["id"])
+
+    async def test_request_id_is_echoed_or_made(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        path = f"/customers/{await self._stored_customer(client, services)}"
+        mine = await client.get(path, headers={"X-Request-Id": "trace-123"})
+        assert mine.headers["x-request-id"] == "trace-123"
+        made = await client.get(path, headers={"X-Request-Id": "bad id\twith spaces"})
+        assert made.headers["x-request-id"] not in ("", "bad id\twith spaces")
+        assert len(made.headers["x-request-id"]) == 32
+        # Two of them: the last, on this path as on every other.
+        twice = [("X-Request-Id", "first"), ("X-Request-Id", "second")]
+        assert (await client.get(path, headers=twice)).headers["x-request-id"] == "second"
+        assert (await client.get("/customers", headers=twice)).headers["x-request-id"] == "second"
+        unmodified = await client.get(
+            path, headers={"X-Request-Id": "trace-304", "If-None-Match": mine.headers["etag"]}
+        )
+        assert unmodified.status_code == 304
+        assert unmodified.headers["x-request-id"] == "trace-304"
+        refused = await client.get(
+            path, headers={"X-Request-Id": "trace-401", "Authorization": "Basic eDp5"}
+        )
+        assert refused.status_code == 401
+        assert refused.headers["x-request-id"] == "trace-401"
+
+    async def test_one_access_line_as_on_the_normal_path(
+        self, client: httpx.AsyncClient, services: Services, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        path = f"/customers/{await self._stored_customer(client, services)}"
+        with caplog.at_level(logging.INFO, logger="patron.access"):
+            answered = await client.get(path, headers={"X-Request-Id": "logged-200"})
+            refused = await client.get(
+                path, headers={"X-Request-Id": "logged-401", "Authorization": "Basic eDp5"}
+            )
+        assert (answered.status_code, refused.status_code) == (200, 401)
+        lines = {r.request_id: r for r in caplog.records if r.name == "patron.access"}  # type: ignore[attr-defined]
+        assert set(lines) == {"logged-200", "logged-401"}
+        line = lines["logged-200"]
+        assert (line.method, line.path, line.status) == ("GET", f"/api{path}", 200)  # type: ignore[attr-defined]
+        assert line.client_id == client.issued.credential.client_id  # type: ignore[attr-defined]
+        assert line.duration_ms >= 0  # type: ignore[attr-defined]
+        assert lines["logged-401"].status == 401  # type: ignore[attr-defined]
+
+    async def test_an_unexpected_error_is_a_logged_500_without_detail(
+        self,
+        client: httpx.AsyncClient,
+        services: Services,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        path = f"/customers/{await self._stored_customer(client, services)}"
+
+        async def broken(*args: object) -> None:
+            raise RuntimeError("database exploded: secret detail")
+
+        monkeypatch.setattr(services.documents, "stored", broken)
+        response = await client.get(path, headers={"X-Request-Id": "req-500"})
+        assert response.status_code == 500
+        assert response.json()["error"]["type"] == "InternalServerError"
+        assert "secret detail" not in response.text
+        assert "req-500" in response.json()["error"]["message"]
+        assert response.headers["x-request-id"] == "req-500"
+        assert response.headers["sequence-version"] == VERSION
+        assert any("req-500" in r.getMessage() for r in caplog.records)
+
+    async def test_an_unavailable_database_is_a_503(
+        self, client: httpx.AsyncClient, services: Services, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        path = f"/customers/{await self._stored_customer(client, services)}"
+
+        async def down(*args: object) -> None:
+            raise Unavailable("The database cannot be reached right now")
+
+        monkeypatch.setattr(services.documents, "stored", down)
+        response = await client.get(path, headers={"X-Request-Id": "req-503"})
+        assert response.status_code == 503
+        assert response.json()["error"]["type"] == Unavailable.type
+        assert response.headers["retry-after"]
+        assert response.headers["x-request-id"] == "req-503"
 
 
 class TestInvalidation:

@@ -4,12 +4,12 @@ The yardstick of issue 5 (bench/yardstick.py) looks a pre-rendered document up a
 rendering a customer per request (one statement with its collections, JSON decoding, domain
 objects, wire structs, msgspec) costs several times that (docs/performance.md, "Session 4: GET
 by id"). So the normal GET stores what it answers (`keep_document`, called by
-`api.customers.get_customer`: one rendering path), and this middleware, inside `RequestContext`
-(request id, version header, the JSON 500 and the access line stay as they are), answers the next
-GET of the customer with those bytes: authentication by the shared `endpoint.authenticate` (its
-failure delay and rate limit included), one keyed read, the ETag and `If-None-Match` by
-`api.conditional`, errors by `api.errors`. Migration 0010's triggers delete a document in the
-transaction of any write that changes what it shows.
+`api.customers.get_customer`: one rendering path), and this layer, in front of the whole app
+(`app.PatronApp`; the request id, the JSON 500 and the access line as `RequestContext` gives
+them), answers the next GET of the customer with those bytes: authentication by the shared
+`endpoint.authenticate` (its failure delay and rate limit included), one keyed read, the ETag and
+`If-None-Match` by `api.conditional`, errors by `api.errors`. Migration 0010's triggers delete a
+document in the transaction of any write that changes what it shows.
 
 Everything else goes on to the normal path, unchanged: other methods and paths, another version
 named by `Sequence-Version` (before authenticating) or pinned on the credential (after: the
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from pathlib import Path
 
 import msgspec
@@ -33,6 +34,7 @@ from patron.api.decoding import text_problem
 from patron.api.endpoint import AUTHENTICATED, Call, authenticate
 from patron.api.errors import error_response
 from patron.api.logfields import fields_of_scope
+from patron.api.middleware import in_context, log_access, request_id_of
 from patron.api.state import Services
 from patron.api.versions import LATEST
 from patron.domain.errors import PatronError, Unavailable
@@ -64,6 +66,12 @@ async def keep_document(call: Call, customer_id: str, revision: int, body: bytes
 
 
 class StoredCustomers:
+    """In front of the whole app (`app.PatronApp`), ahead of Starlette's own layers and
+    `RequestContext`: a GET it answers pays for none of them, each of which wraps `send`. What
+    `RequestContext` adds to a response it adds itself (the request id, the access line); any
+    answer but the stored document (an error, the logged 500) goes through `in_context`, the
+    same code `RequestContext` runs."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -82,7 +90,9 @@ class StoredCustomers:
     async def _answer(self, scope: Scope, receive: Receive, send: Send, customer_id: str) -> bool:
         """Answer from the stored document; False (and nothing sent) to leave it to the normal
         path."""
+        began = time.perf_counter()
         authorization = asked = if_none_match = None
+        given = b""
         for name, value in scope["headers"]:
             # The first of each, as Starlette's `Headers.get` reads them on the normal path.
             if name == b"authorization":
@@ -93,46 +103,62 @@ class StoredCustomers:
                 if_none_match = (
                     if_none_match if if_none_match is not None else value.decode("latin-1")
                 )
+            elif name == b"x-request-id":
+                given = value  # the last, as `RequestContext` reads it
         if asked is not None and asked.strip() != LATEST.name:
             return False
-        services: Services = scope["app"].state.services
-        client = scope.get("client")
         try:
-            credential = await authenticate(
-                authorization, client[0] if client else "unknown", fields_of_scope(scope), services
-            )
-        except PatronError as error:
-            await error_response(error)(scope, receive, send)
-            return True
-        scope[AUTHENTICATED] = credential
-        pinned = credential.api_version
-        if asked is None and pinned is not None and pinned.strip() != LATEST.name:
-            return False
-        if text_problem(customer_id) is not None:
-            return False
-        try:
-            found = await self._stored(services, credential.account_id, customer_id)
-        except PatronError as error:
-            await error_response(error)(scope, receive, send)
+            found = await self._found(scope, authorization, asked is None, customer_id)
+        except Exception as error:
+            await in_context(_answering(error), scope, receive, send, began=began)
             return True
         if found is None:
             return False
         revision, body = found
+        request_id = request_id_of(given)
         tag = etag_of(revision, LATEST.name)
-        if none_match(if_none_match, tag):
-            headers = [(b"etag", tag.encode()), (b"sequence-version", _VERSION)]
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
+        status = 200
+        try:
+            if none_match(if_none_match, tag):
+                status = 304
+                headers = [
+                    (b"etag", tag.encode()),
+                    (b"sequence-version", _VERSION),
+                    (b"x-request-id", request_id.encode()),
+                ]
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return True
+            headers = [
+                (b"content-length", str(len(body)).encode()),
+                (b"content-type", _JSON),
+                (b"etag", tag.encode()),
+                (b"sequence-version", _VERSION),
+                (b"x-request-id", request_id.encode()),
+            ]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
             return True
-        headers = [
-            (b"content-length", str(len(body)).encode()),
-            (b"content-type", _JSON),
-            (b"etag", tag.encode()),
-            (b"sequence-version", _VERSION),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-        return True
+        finally:
+            log_access(scope, request_id, status, began)
+
+    async def _found(
+        self, scope: Scope, authorization: str | None, unversioned: bool, customer_id: str
+    ) -> tuple[int, bytes] | None:
+        """The stored document and its revision after authenticating, None to leave the request
+        to the normal path."""
+        services: Services = scope["app"].state.services
+        client = scope.get("client")
+        credential = await authenticate(
+            authorization, client[0] if client else "unknown", fields_of_scope(scope), services
+        )
+        scope[AUTHENTICATED] = credential
+        pinned = credential.api_version
+        if unversioned and pinned is not None and pinned.strip() != LATEST.name:
+            return None
+        if text_problem(customer_id) is not None:
+            return None
+        return await self._stored(services, credential.account_id, customer_id)
 
     @staticmethod
     async def _stored(
@@ -146,3 +172,15 @@ class StoredCustomers:
                 return await services.documents.stored(account_id, customer_id)
         except Unavailable:
             return await services.documents.stored(account_id, customer_id)
+
+
+def _answering(error: Exception) -> ASGIApp:
+    """What `in_context` runs for an error met before answering: the error's own response, or
+    the error again, which it logs and answers with the 500."""
+    if isinstance(error, PatronError):
+        return error_response(error)
+
+    async def failing(scope: Scope, receive: Receive, send: Send) -> None:
+        raise error
+
+    return failing

@@ -226,13 +226,18 @@ class PostgresDatabase:
         # Every connection is replaced on its next acquire; the task is kept so it is not lost.
         self._expiring = asyncio.get_running_loop().create_task(self._pool.expire_connections())
 
-    @asynccontextmanager
-    async def _acquired(self) -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
+    async def _acquire(self) -> PoolConnectionProxy:
+        """A pooled connection, which the caller hands back by `self._pool.release`."""
         with _translated(on_read_only=self._read_only):
             # asyncio.timeout rather than acquire(timeout=...): asyncpg applies that through
             # wait_for, a task per acquire, a noticeable share of a keyed read (GET by id).
             async with asyncio.timeout(self._acquire_timeout):
-                raw = await self._pool.acquire()
+                raw: PoolConnectionProxy = await self._pool.acquire()
+                return raw
+
+    @asynccontextmanager
+    async def _acquired(self) -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
+        raw = await self._acquire()
         try:
             yield raw
         finally:
@@ -244,8 +249,14 @@ class PostgresDatabase:
             yield PostgresConnection(raw, self._read_only)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        async with self.read() as conn:
-            return await conn.fetchrow(sql, *args)
+        # The lone keyed read of GET by id: the connection by hand, without `read()` and
+        # `_acquired()`, two generator-based context managers around it on every request.
+        raw = await self._acquire()
+        try:
+            with _translated(raw, self._read_only):
+                return await raw.fetchrow(sql, *args)
+        finally:
+            await self._pool.release(raw)
 
     @asynccontextmanager
     async def transaction(self, *, best_effort: bool = False) -> AsyncIterator[PostgresConnection]:
