@@ -8,7 +8,10 @@ Per engine: a fresh database, `patron import` of the generated file (timed), one
 (`patron serve`), then for each scenario a request file under var/bench/requests/ replayed by
     wrk -t1 -c32 -d10s -s bench/wrk/replay.lua http://127.0.0.1:PORT -- FILE AUTH
 (the exact command is printed), and the yardstick app (bench/yardstick.py) on the same engine
-for GET by id. Peak server memory is the server process's VmHWM from /proc.
+for GET by id. Peak server memory is the server process's VmHWM from /proc. `--rounds N` runs
+the read scenarios N times in turn, the yardstick right after each GET run, and reports the
+medians, with the ratios (GET to the yardstick, a list's p99 to the first page's) paired within
+a round; results.json keeps every run.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import base64
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -37,6 +41,8 @@ SCENARIOS = (
     "get", "list20", "list100", "deep", "email", "alias", "label", "sortprop", "post", "put",
     "archive",
 )  # fmt: skip
+READS = ("get", "list20", "list100", "deep", "email", "alias", "label", "sortprop")
+LISTS = ("deep", "email", "alias", "label", "sortprop")
 
 
 def sh(*args: str, env: dict[str, str] | None = None) -> str:
@@ -150,49 +156,78 @@ def run_engine(engine: str, args: argparse.Namespace, data: Path) -> list[dict[s
     (VAR / f"auth-{engine}").write_text(auth)
     ids = [json.loads(line)["id"] for line in data.open()]
     (VAR / "one.json").write_text(data.open().readline())
-    results: list[dict[str, Any]] = [{"engine": engine, "scenario": "import",
-                                      "seconds": round(import_seconds, 1)}]  # fmt: skip
     env = {"PATRON_DATABASE_URL": url, "PATRON_LOG_LEVEL": "warning"}
-    server = Server([str(BIN / "patron"), "serve", "--port", str(PATRON_PORT)], env, PATRON_PORT)
+    patron = Server([str(BIN / "patron"), "serve", "--port", str(PATRON_PORT)], env, PATRON_PORT)
+    yardstick: Server | None = None
+    runs: dict[str, list[dict[str, Any]]] = {}
+
+    def measure(name: str, server: Server, requests: Path) -> None:
+        run = {**wrk(server.port, requests, auth, args.duration, args.connections),
+               "peak_mb": round(server.peak_mb(), 1)}  # fmt: skip
+        runs.setdefault(name, []).append(run)
+        print(f"   {engine} {name}: {run}", flush=True)
+
     try:
         api = httpx.Client(
             base_url=f"http://127.0.0.1:{PATRON_PORT}/api", headers={"Authorization": auth}
         )
         files = request_files(api, ids, len(ids), random.Random(args.seed))
+        if "get" in args.scenarios:
+            # Patron stores each customer's GET answer on its first GET (docs/performance.md,
+            # "Session 4: GET by id"); imported customers have none yet. This first run renders
+            # them (get-first); the rounds after it measure the steady state, as the yardstick's
+            # documents are rendered beforehand.
+            measure("get-first", patron, files["get"])
+            sampled = [
+                line.rsplit("/", 1)[1] for line in files["get"].read_text().split("\n") if line
+            ]
+            store_docs(url, asyncio.run(render_docs(url, sampled)))
+            yardstick = Server([str(BIN / "uvicorn"), "--factory", "bench.yardstick:create_app",
+                                "--port", str(YARDSTICK_PORT), "--log-level", "warning",
+                                "--no-access-log"],
+                               {"BENCH_DATABASE_URL": url}, YARDSTICK_PORT)  # fmt: skip
+        # Reads in rounds, each round every read scenario once and the yardstick right after GET:
+        # the ratios (GET to the yardstick, a list's p99 to the first page's) are taken within a
+        # round, so a change in what else the shared machine runs moves both sides alike.
+        reads = [s for s in args.scenarios if s in READS]
+        for _ in range(args.rounds):
+            for scenario in reads:
+                measure(scenario, patron, files[scenario])
+                if scenario == "get" and yardstick is not None:
+                    measure("yardstick", yardstick, files["get"])
+        # Writes once each: a second run would archive what is archived already.
         for scenario in args.scenarios:
-            if scenario == "get":
-                # Patron stores each customer's GET answer on its first GET (docs/performance.md,
-                # "Session 4: GET by id"); imported customers have none yet. The first run
-                # renders them (reported as get-first), the second is the steady state, as the
-                # yardstick's documents are rendered beforehand.
-                r = wrk(PATRON_PORT, files[scenario], auth, args.duration, args.connections)
-                results.append({"engine": engine, "scenario": "get-first", **r,
-                                "peak_mb": round(server.peak_mb(), 1)})  # fmt: skip
-                print("  ", results[-1], flush=True)
-            r = wrk(PATRON_PORT, files[scenario], auth, args.duration, args.connections)
-            results.append({"engine": engine, "scenario": scenario, **r,
-                            "peak_mb": round(server.peak_mb(), 1)})  # fmt: skip
-            print("  ", results[-1], flush=True)
+            if scenario not in READS:
+                measure(scenario, patron, files[scenario])
     finally:
-        server.stop()
-    if "get" in args.scenarios:
-        docs = [
-            line.split("\t")[1].rsplit("/", 1)[1]
-            for line in files["get"].read_text().split("\n")
-            if line
-        ]
-        store_docs(url, asyncio.run(render_docs(url, docs)))
-        yard = Server([str(BIN / "uvicorn"), "--factory", "bench.yardstick:create_app", "--port",
-                       str(YARDSTICK_PORT), "--log-level", "warning", "--no-access-log"],
-                      {"BENCH_DATABASE_URL": url}, YARDSTICK_PORT)  # fmt: skip
-        try:
-            r = wrk(YARDSTICK_PORT, files["get"], auth, args.duration, args.connections)
-            results.append({"engine": engine, "scenario": "yardstick", **r,
-                            "peak_mb": round(yard.peak_mb(), 1)})  # fmt: skip
-            print("  ", results[-1], flush=True)
-        finally:
-            yard.stop()
-    return results
+        patron.stop()
+        if yardstick is not None:
+            yardstick.stop()
+    summary = [{"engine": engine, "scenario": "import", "seconds": round(import_seconds, 1)}]
+    return summary + [summarized(engine, name, rs, runs) for name, rs in runs.items()]
+
+
+def summarized(
+    engine: str, name: str, own: list[dict[str, Any]], runs: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """The median of a scenario's runs, with its ratios paired round by round: GET's requests/s
+    to the yardstick's, a list's p99 to the first page's (list20)."""
+    result: dict[str, Any] = {"engine": engine, "scenario": name, "runs": own}
+    for key in ("rps", "p50_ms", "p99_ms"):
+        result[key] = statistics.median(r[key] for r in own)
+    result["peak_mb"] = max(r["peak_mb"] for r in own)
+    yard = runs.get("yardstick", [])
+    if name == "get" and yard:
+        result["vs_yardstick"] = statistics.median(
+            r["rps"] / y["rps"] for r, y in zip(own, yard, strict=True)
+        )
+    elif name == "get-first" and yard:
+        result["vs_yardstick"] = own[0]["rps"] / statistics.median(y["rps"] for y in yard)
+    if name in LISTS and "list20" in runs:
+        result["p99_vs_list20"] = statistics.median(
+            r["p99_ms"] / f["p99_ms"] for r, f in zip(own, runs["list20"], strict=True)
+        )
+    return result
 
 
 async def render_docs(url: str, ids: list[str]) -> list[tuple[str, bytes]]:
@@ -246,20 +281,17 @@ def store_docs(url: str, docs: list[tuple[str, bytes]]) -> None:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    yard = {r["engine"]: r["rps"] for r in results if r["scenario"] == "yardstick"}
-    rows = ["| engine | scenario | requests/s | p50 ms | p99 ms | peak MB | vs yardstick |",
-            "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    rows = ["| engine | scenario | runs | requests/s | p50 ms | p99 ms | peak MB | vs yardstick "
+            "| p99 ÷ list20 |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in results:
         if r["scenario"] == "import":
-            rows.append(f"| {r['engine']} | import | {r['seconds']} s total | | | | |")
+            rows.append(f"| {r['engine']} | import | | {r['seconds']} s total | | | | | |")
             continue
-        ratio = (
-            f"{r['rps'] / yard[r['engine']]:.2f}"
-            if r["scenario"] in ("get", "get-first") and r["engine"] in yard
-            else ""
-        )
-        rows.append(f"| {r['engine']} | {r['scenario']} | {r['rps']:.0f} | {r['p50_ms']:.2f} |"
-                    f" {r['p99_ms']:.2f} | {r['peak_mb']} | {ratio} |")  # fmt: skip
+        ratio = f"{r['vs_yardstick']:.2f}" if "vs_yardstick" in r else ""
+        tail = f"{r['p99_vs_list20']:.2f}" if "p99_vs_list20" in r else ""
+        rows.append(f"| {r['engine']} | {r['scenario']} | {len(r['runs'])} | {r['rps']:.0f} |"
+                    f" {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['peak_mb']} | {ratio} |"
+                    f" {tail} |")  # fmt: skip
     return "\n".join(rows)
 
 
@@ -272,6 +304,7 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--duration", default="10s")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each read scenario")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/patron_bench")
     args = parser.parse_args()
