@@ -41,9 +41,9 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench drill
 	$(BIN)/ruff check --fix src tests bench drill
 
-# Load benchmarks on SQLite and PostgreSQL (bench/README.md); CUSTOMERS=1000000 for the full run.
+# Load benchmarks on SQLite and PostgreSQL (bench/README.md); CUSTOMERS=1000000 ROUNDS=3 for the full run.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py --customers $${CUSTOMERS:-100000}
+	$(BIN)/python bench/run.py --customers $${CUSTOMERS:-100000} --rounds $${ROUNDS:-1}
 
 # The failover drill (docs/deploy.md): a pg_auto_failover cluster, two API processes behind nginx
 # and a webhook worker on loopback ports 25410-25430; kills the primary, then an API process.
