@@ -160,10 +160,11 @@ def _postgres_only(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """PostgreSQL's plan tests and its server's failures (outage, failover, standby) run in the
-    PostgreSQL pass (`make test-postgres`); on SQLite they are deselected, not skipped: SQLite's
-    plans have their own test (tests/storage/test_query_plans.py), and a file has no server to
-    lose."""
+    """PostgreSQL's plan tests, its server's failures (outage, failover, standby) and what only
+    its engine does (a statement sent without a transaction) run in the PostgreSQL pass (`make
+    test-postgres`); on SQLite they are deselected, not skipped: SQLite's plans have their own
+    test (tests/storage/test_query_plans.py), a file has no server to lose, and a SQLite
+    transaction costs no round trip to save."""
     if (os.environ.get("PATRON_TEST_DATABASE_URL") or "").startswith("postgres"):
         return
     dropped = [item for item in items if _postgres_only(item)]

@@ -11,10 +11,8 @@ from patron.storage.database import Database
 _IN_A_BLOCK_ONLY = "SAVEPOINT probe"
 
 
-@pytest.fixture(autouse=True)
-def _postgres_only(engine: str) -> None:
-    if engine != "postgresql":
-        pytest.skip("SQLite transactions cost no round trips; nothing is sent alone there")
+# SQLite transactions cost no round trips; nothing is sent alone there (deselected on SQLite).
+pytestmark = pytest.mark.postgres_only
 
 
 async def test_a_lone_last_statement_is_its_own_transaction(db: Database) -> None:
