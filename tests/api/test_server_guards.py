@@ -110,6 +110,16 @@ class TestHeadCap:
         serves(server, credential)
 
 
+def _list_request(credential: tuple[str, str]) -> bytes:
+    """A whole authenticated `GET /api/customers`, as raw bytes for a socket."""
+    token = base64.b64encode(":".join(credential).encode()).decode()
+    return (
+        b"GET /api/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+        + token.encode()
+        + b"\r\n\r\n"
+    )
+
+
 class TestBodyCap:
     def test_a_chunked_body_over_the_cap_is_a_413(
         self, server: ServerProcess, credential: tuple[str, str]
@@ -173,13 +183,8 @@ class TestSlowClients:
     def test_a_kept_alive_connection_is_closed_when_idle(
         self, server: ServerProcess, credential: tuple[str, str]
     ) -> None:
-        token = base64.b64encode(":".join(credential).encode()).decode()
         with connect(server) as sock:
-            sock.sendall(
-                b"GET /api/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
-                + token.encode()
-                + b"\r\n\r\n"
-            )
+            sock.sendall(_list_request(credential))
             received, took = read_until_closed(sock, 5)
         assert received.startswith(b"HTTP/1.1 200")
         assert took < KEEP_ALIVE + 1.5
@@ -189,13 +194,8 @@ class TestSlowClients:
     ) -> None:
         """The deadline's one timer per connection is re-aimed, not replaced (server.py): a second
         request that stalls is cut off a full timeout after it began, not at the first's."""
-        token = base64.b64encode(":".join(credential).encode()).decode()
         with connect(server) as sock:
-            sock.sendall(
-                b"GET /api/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
-                + token.encode()
-                + b"\r\n\r\n"
-            )
+            sock.sendall(_list_request(credential))
             sock.settimeout(5)
             first = b""
             while b"\r\n\r\n" not in first or not first.endswith(b"}"):  # the whole answer
