@@ -43,6 +43,7 @@ format: $(STAMP)
 
 # Load benchmarks on SQLite and PostgreSQL (bench/README.md); CUSTOMERS=1000000 ROUNDS=3 for the full run.
 bench: $(STAMP)
+	bash bench/setup.sh
 	$(BIN)/python bench/run.py --customers $${CUSTOMERS:-100000} --rounds $${ROUNDS:-1}
 
 # The failover drill (docs/deploy.md): a pg_auto_failover cluster, two API processes behind nginx

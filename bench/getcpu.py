@@ -45,7 +45,11 @@ def wrk(port: int, auth: str, seconds: int) -> dict[str, Any]:
     return result
 
 
-def start(src: str, url: str, port: int) -> subprocess.Popen[bytes]:
+def start(
+    src: str, url: str, port: int, wrapper: tuple[str, ...] = (), patience: float = 10.0
+) -> subprocess.Popen[bytes]:
+    """A server for `src` (a source tree, or "yardstick"), run under `wrapper` (e.g. valgrind),
+    once it answers on `port`, waiting at most `patience` seconds."""
     if src == "yardstick":
         args = [str(ROOT / ".venv/bin/uvicorn"), "--factory", "bench.yardstick:create_app",
                 "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
@@ -54,8 +58,8 @@ def start(src: str, url: str, port: int) -> subprocess.Popen[bytes]:
         args = [sys.executable, "-m", "patron", "serve", "--port", str(port)]
         env = {**os.environ, "PATRON_DATABASE_URL": url, "PATRON_LOG_LEVEL": "warning",
                "PYTHONPATH": str(Path(src).resolve())}  # fmt: skip
-    server = subprocess.Popen(args, env=env, cwd=ROOT)
-    for _ in range(100):
+    server = subprocess.Popen([*wrapper, *args], env=env, cwd=ROOT)
+    for _ in range(int(patience * 10)):
         probe = ["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/api/customers/x"]
         if subprocess.run(probe).returncode == 0:
             break

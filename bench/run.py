@@ -11,7 +11,9 @@ Per engine: a fresh database, `patron import` of the generated file (timed), one
 for GET by id. Peak server memory is the server process's VmHWM from /proc. `--rounds N` runs
 the read scenarios N times in turn, the yardstick right after each GET run, and reports the
 medians, with the ratios (GET to the yardstick, a list's p99 to the first page's) paired within
-a round; results.json keeps every run.
+a round; results.json keeps every run. `--pin` runs the servers on the second core and wrk on
+the first (`taskset`), so the load generator and the server stop taking each other's core (a
+database server's processes still run where the kernel puts them).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def fresh_database(engine: str, pg_url: str) -> str:
 
 class Server:
     def __init__(self, args: list[str], env: dict[str, str], port: int) -> None:
-        self.proc = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT)
+        self.proc = subprocess.Popen([*PIN["server"], *args], env={**os.environ, **env}, cwd=ROOT)
         self.port = port
         for _ in range(100):
             try:
@@ -95,8 +97,13 @@ class Server:
         self.proc.wait(timeout=30)
 
 
+# Set by --pin: the command prefixes that put the load generator and the servers on their cores.
+PIN: dict[str, list[str]] = {"wrk": [], "server": []}
+
+
 def wrk(port: int, requests: Path, auth: str, duration: str, connections: int) -> dict[str, Any]:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}", "-s", "bench/wrk/replay.lua",
+    cmd = [*PIN["wrk"], "wrk", "-t1", f"-c{connections}", f"-d{duration}",
+           "-s", "bench/wrk/replay.lua",
            f"http://127.0.0.1:{port}", "--", str(requests.relative_to(ROOT)), auth]  # fmt: skip
     print("  $", " ".join(cmd[:-1]), "'<auth>'", flush=True)
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -307,7 +314,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="runs of each read scenario")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/patron_bench")
+    parser.add_argument("--pin", action="store_true", help="wrk on core 0, the servers on core 1")
     args = parser.parse_args()
+    if args.pin:
+        PIN.update(wrk=["taskset", "-c", "0"], server=["taskset", "-c", "1"])
     args.scenarios = args.scenarios.split(",")
     VAR.mkdir(parents=True, exist_ok=True)
     data = data_file(args.customers, args.seed)

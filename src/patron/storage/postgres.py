@@ -27,6 +27,7 @@ from asyncpg.transaction import Transaction
 
 from patron.domain.errors import Unavailable
 from patron.storage.database import Dialect, GuardRefused, LockTimeoutError, Row, UniqueViolation
+from patron.storage.deadlines import Deadlines
 
 log = logging.getLogger("patron.storage")
 
@@ -193,6 +194,7 @@ class PostgresDatabase:
     def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float | None = None) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
+        self._deadlines = Deadlines()
         self._expiring: asyncio.Task[None] | None = None
 
     @classmethod
@@ -229,11 +231,13 @@ class PostgresDatabase:
     async def _acquire(self) -> PoolConnectionProxy:
         """A pooled connection, which the caller hands back by `self._pool.release`."""
         with _translated(on_read_only=self._read_only):
-            # asyncio.timeout rather than acquire(timeout=...): asyncpg applies that through
-            # wait_for, a task per acquire, a noticeable share of a keyed read (GET by id).
-            async with asyncio.timeout(self._acquire_timeout):
+            if self._acquire_timeout is None:
                 raw: PoolConnectionProxy = await self._pool.acquire()
                 return raw
+            # Not acquire(timeout=...): asyncpg applies that through wait_for, a task per
+            # acquire, a noticeable share of a keyed read (GET by id); nor asyncio.timeout, a
+            # timer per acquire (see Deadlines).
+            return await self._deadlines.bounded(self._pool.acquire(), self._acquire_timeout)
 
     @asynccontextmanager
     async def _acquired(self) -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
@@ -290,4 +294,5 @@ class PostgresDatabase:
                 raise Unavailable("The database is read-only right now (failing over)")
 
     async def close(self) -> None:
+        self._deadlines.close()
         await self._pool.close()
