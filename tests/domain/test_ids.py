@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from patron.domain.ids import new_id, new_ids
+from patron.domain.ids import _formatted, new_id, new_ids
 
 
 class TestNewIds:
@@ -20,3 +20,16 @@ class TestNewIds:
 
     def test_none_asked_none_made(self) -> None:
         assert new_ids(0) == []
+
+    def test_formatted_as_uuid_writes_them_across_a_carry(self) -> None:
+        # The first three groups are made once per run of ids sharing them: a count that carries
+        # from the low 62 random bits into the top 12 changes them mid-batch.
+        millis = 1_720_000_000_123
+        first = (5 << 62) - 3
+        expected = [
+            str(uuid.UUID(int=millis << 80 | 0x7 << 76 | (n >> 62) << 64 | 0b10 << 62
+                          | (n & ((1 << 62) - 1))))
+            for n in range(first, first + 6)
+        ]  # fmt: skip
+        assert _formatted(millis, first, 6) == expected
+        assert len({made[:19] for made in expected}) == 2

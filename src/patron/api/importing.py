@@ -52,6 +52,32 @@ def _key_count(value: dict[str, Any] | list[Any]) -> int:
     return count
 
 
+def _given_fields(record: ImportCustomerRow) -> int:
+    """How many keys of the record's objects the struct kept a value of: every required field,
+    every optional one that is not None, and the entries of the maps. Never more than the keys
+    the record names once each (a key given twice, an unknown one or a null counts less)."""
+    address = record.address
+    count = 8 + 3 * len(record.contacts)  # 4 required fields, 4 of the address', 3 a contact
+    for value in (
+        address.line2,
+        address.state,
+        record.id,
+        record.url,
+        record.label,
+        record.customer_aliases,
+        record.parent_id,
+        record.push_to_integrations,
+        record.status,
+    ):
+        if value is not None:
+            count += 1
+    if record.integration_ids is not None:
+        count += 1 + 2 * len(record.integration_ids)
+    if record.custom_properties is not None:
+        count += 1 + len(record.custom_properties)
+    return count
+
+
 def _plainly_valid(body: bytes) -> ImportCustomerRow | None:
     """The record, when it passes `decode`'s checks by a shorter way; None means "ask `decode`".
 
@@ -63,6 +89,9 @@ def _plainly_valid(body: bytes) -> ImportCustomerRow | None:
     value that starts with a colon: never fewer than there are keys. When that is as many as the
     decoded objects hold, no key was given twice. Depth is at most the count of `{` and `[`. A
     record that fails here, or is invalid, goes through `decode` for the API's exact errors.
+
+    The keys are counted first on the typed record (`_given_fields`, no second parse); a record
+    with a null or an unknown field counts fewer there, and is counted again on its plain parse.
     """
     if body.isascii():
         if len(body.translate(None, _ASCII_SCREEN)) != len(body):
@@ -72,20 +101,23 @@ def _plainly_valid(body: bytes) -> ImportCustomerRow | None:
     if body.count(b"{") + body.count(b"[") > limits.JSON_DEPTH_MAX:
         return None
     try:
+        record = _decode_row(body)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
+    # Colons outside strings are exactly the keys; `_KEY` is the tighter count when a value
+    # holds a colon (a URL).
+    colons = body.count(b":")
+    keys = _given_fields(record)
+    if colons == keys or len(_KEY.findall(body)) == keys:
+        return record
+    try:
         data = _decode_plain(body)
     except (msgspec.DecodeError, ValueError, RecursionError):
         return None
-    if type(data) is not dict:
+    keys = _key_count(data) if type(data) is dict else -1
+    if colons != keys and len(_KEY.findall(body)) != keys:
         return None
-    keys = _key_count(data)
-    # Colons outside strings are exactly the keys; `_KEY` is the tighter count when a value
-    # holds a colon (a URL).
-    if body.count(b":") != keys and len(_KEY.findall(body)) != keys:
-        return None
-    try:
-        return _decode_row(body)
-    except msgspec.ValidationError:
-        return None
+    return record
 
 
 def _row(line: int, body: bytes) -> ImportRow:

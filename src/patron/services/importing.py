@@ -35,7 +35,12 @@ _CANONICAL_UUID = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
+# The import's own records are made once or twice per row, millions of times: plain slotted
+# classes, since a frozen dataclass sets each field through object.__setattr__ (four times the
+# cost). Nothing changes them after they are made.
+
+
+@dataclass(slots=True)
 class ImportRow:
     """One record of the file: its line, the id it asks for, and its draft or why it has none."""
 
@@ -47,7 +52,7 @@ class ImportRow:
     source: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Planned:
     """A row that will be created, once its batch is written."""
 
@@ -55,7 +60,7 @@ class Planned:
     customer: NewCustomer
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RowResult:
     line: int
     result: Outcome
@@ -172,19 +177,25 @@ class ImportService:
 
     async def _plan(self, batch: list[ImportRow]) -> list[RowResult | Planned]:
         """Each row's result, or the customer to create for it, in file order."""
-        checked = [(row, _checked(row)) for row in batch]
-        good = [row.draft for row, result in checked if result is None and row.draft]
-        keys = {row.line: self._key(row) for row, result in checked if result is None}
-        ids = [key for key in keys.values() if key is not None]
-        values = [v for draft in good for v in draft.aliases or ()]
+        checked: list[tuple[ImportRow, RowResult | None, str | None]] = []
+        ids: list[str] = []
+        values: list[str] = []
+        for row in batch:
+            result = _checked(row)
+            key = None
+            if result is None:
+                key = self._key(row)
+                if key is not None:
+                    ids.append(key)
+                if row.draft is not None and row.draft.aliases:
+                    values += row.draft.aliases
+            checked.append((row, result, key))
         id_holders = await self._store.id_holders(ids)
         alias_holders = await self._store.alias_holders(values)
         claimed: dict[str, int] = {}  # id or alias -> the line of this batch that takes it
         return [
-            self._decide(row, keys[row.line], id_holders, alias_holders, claimed)
-            if result is None
-            else result
-            for row, result in checked
+            self._decide(row, key, id_holders, alias_holders, claimed) if result is None else result
+            for row, result, key in checked
         ]
 
     def _key(self, row: ImportRow) -> str | None:
@@ -204,10 +215,12 @@ class ImportService:
         draft = row.draft
         assert draft is not None
         aliases = draft.aliases or []
-        for value in [key, *aliases]:
-            if value is not None and value in claimed:
-                what = "alias" if value in aliases else "id" if row.id else "the row"
-                return _error(row, f"{what} {value!r} repeats line {claimed[value]}")
+        if key is not None and key in claimed:
+            what = "alias" if key in aliases else "id" if row.id else "the row"
+            return _error(row, f"{what} {key!r} repeats line {claimed[key]}")
+        for value in aliases:
+            if value in claimed:
+                return _error(row, f"alias {value!r} repeats line {claimed[value]}")
         if key is not None and key in id_holders:
             holder = id_holders[key]
             if holder.account_id != self._account:
@@ -215,10 +228,12 @@ class ImportService:
             if holder.created_at >= self._started:
                 return _error(row, f"{key!r} repeats an earlier row of this import", "id")
             return RowResult(row.line, "skipped", key)
-        holders = {
-            alias_holders[v].customer_id: alias_holders[v] for v in aliases if v in alias_holders
-        }
-        if holders:
+        if alias_holders and any(v in alias_holders for v in aliases):
+            holders = {
+                alias_holders[v].customer_id: alias_holders[v]
+                for v in aliases
+                if v in alias_holders
+            }
             taken = ", ".join(repr(v) for v in aliases if v in alias_holders)
             (holder, *others) = holders.values()
             if row.id is not None or others:
@@ -227,7 +242,8 @@ class ImportService:
                 return _error(row, f"alias {taken} repeats an earlier row of this import")
             return RowResult(row.line, "skipped", holder.customer_id)
         customer_id = key or new_id()
-        for value in [customer_id, *aliases]:
+        claimed[customer_id] = row.line
+        for value in aliases:
             claimed[value] = row.line
         # As the API does on create: the written ids, then pending pushes for other services.
         integration_ids: list[IntegrationId] = []
