@@ -85,10 +85,10 @@ def cpu_times() -> dict[str, float]:
 
 
 async def counters(conn: asyncpg.Connection) -> dict[str, Any]:
-    bg = await conn.fetchrow("SELECT * FROM pg_stat_bgwriter")
-    wal = await conn.fetchrow("SELECT * FROM pg_stat_wal")
-    out = {k: v for k, v in dict(bg).items() if not k.endswith("reset")}
-    out.update({k if k.startswith("wal") else f"wal_{k}": v for k, v in dict(wal).items()})
+    bg = dict(await conn.fetchrow("SELECT * FROM pg_stat_bgwriter") or {})
+    wal = dict(await conn.fetchrow("SELECT * FROM pg_stat_wal") or {})
+    out = {k: v for k, v in bg.items() if not k.endswith("reset")}
+    out.update({k if k.startswith("wal") else f"wal_{k}": v for k, v in wal.items()})
     out.pop("stats_reset", None)
     out["wal_bytes"] = int(out["wal_bytes"])
     return out
