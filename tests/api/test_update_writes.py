@@ -78,6 +78,7 @@ class TestUpdateWrites:
     ) -> None:
         properties = {"region": "north", "score": "0042"}
         created = await make_customer(client, customProperties=properties)
+        await client.get(f"/customers/{created['id']}")  # GET stores its rendering
         sent.clear()
         body = customer_body(legalName="Renamed Ltd", customProperties=dict(properties))
         response = await client.put(f"/customers/{created['id']}", json=body)
@@ -85,6 +86,8 @@ class TestUpdateWrites:
         writes = [s for s in sent if "customer_properties" in s and not s.startswith("SELECT")]
         assert not writes, writes
         assert response.json()["customProperties"] == properties
+        # The customer's own update made the stored rendering stale, as before.
+        assert (await client.get(f"/customers/{created['id']}")).json() == response.json()
 
         changed = {"region": "south"}
         body = customer_body(customProperties=changed)
