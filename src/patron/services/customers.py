@@ -168,10 +168,17 @@ class CustomerService:
                     f"Customer {customer_id} is archived; archived customers cannot be updated"
                 )
             draft = _checked(draft_of(write, current))
-            aliases = await unit.aliases.of_customer(customer_id)
+            # A draft without aliases leaves them as they are (alias writes take this customer's
+            # row lock, held here): no alias events, nothing to read before or after.
+            aliases = None if draft.aliases is None else await unit.aliases.of_customer(customer_id)
             await unit.customers.update(customer_id, draft, at)
             joined = await self._write_parts(
-                unit, customer_id, draft, at, integration_ids=current.integration_ids
+                unit,
+                customer_id,
+                draft,
+                at,
+                integration_ids=current.integration_ids,
+                custom_properties=current.custom_properties,
             )
             updated = await load(unit, customer_id)
             if self._history.customer_changed(current, updated):
@@ -179,7 +186,15 @@ class CustomerService:
                 await self._history.customer(
                     unit, actor, EventType.CUSTOMER_UPDATED, current, updated
                 )
-            await self._record_parts(unit, actor, updated, current.contacts, aliases, at)
+            await self._record_parts(
+                unit,
+                actor,
+                updated,
+                current.contacts,
+                aliases or [],
+                at,
+                aliases=[] if aliases is None else None,
+            )
             await record_joined(unit, self._history, actor, joined, at)
             return updated
 
@@ -315,8 +330,10 @@ class CustomerService:
         at: int,
         *,
         integration_ids: list[IntegrationId],
+        custom_properties: dict[str, str],
     ) -> Joined | None:
-        """The parts of an existing customer (a new one's: `_insert`)."""
+        """The parts of an existing customer (a new one's: `_insert`). `integration_ids` and
+        `custom_properties` are the customer's before the write, read under its row lock."""
         await unit.contacts.replace(customer_id, draft.contacts, at)
         if draft.aliases is not None:
             await unit.aliases.replace(customer_id, draft.aliases, at)
@@ -335,7 +352,9 @@ class CustomerService:
             await unit.customers.replace_integration_ids(
                 customer_id, with_pushes(integration_ids, draft.push_to_integrations)
             )
-        if draft.custom_properties is not None:
+        # Equal properties are not deleted and written again (two statements, and the count
+        # and document triggers of both).
+        if draft.custom_properties is not None and draft.custom_properties != custom_properties:
             await unit.customers.replace_properties(customer_id, draft.custom_properties)
         if draft.parent_id is not None:
             return await join_parent(unit, customer_id, draft.parent_id, at)

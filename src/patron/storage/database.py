@@ -51,10 +51,11 @@ class LockTimeoutError(Exception):
 class Dialect:
     name: str
 
-    def any_of(self, placeholder: str) -> str:
-        """`col <this>` is true when col is one of the list bound to `placeholder`."""
+    def any_of(self, placeholder: str, element: str = "text") -> str:
+        """`col <this>` is true when col is one of the list bound to `placeholder` (a list of
+        `element`s: PostgreSQL's type name)."""
         if self.name == "postgresql":
-            return f"= ANY({placeholder}::text[])"
+            return f"= ANY({placeholder}::{element}[])"
         return f"IN (SELECT value FROM json_each({placeholder}))"
 
     def json_list(self, columns: Sequence[str], source: str, order_by: str) -> str:

@@ -84,11 +84,12 @@ class DeliveryQueue:
                 f" WHERE d.id {any_of('$1')} ORDER BY d.event_seq",
                 ids,
             )
+            # By `seq`, the primary key: events have no index on `id` (migration 0013).
             events = await conn.fetch(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE id {any_of('$1')}",
-                sorted({r["event_id"] for r in found}),
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE seq {any_of('$1', 'bigint')}",
+                sorted({int(r["event_seq"]) for r in found}),
             )
-        by_id = {e.id: e for e in map(event_of_row, events)}
+        by_seq = {e.sequence: e for e in map(event_of_row, events)}
         claimed = []
         for r in found:
             if r["webhook_secret"] is None:  # the policy went meanwhile: its delete cancels it
@@ -96,7 +97,7 @@ class DeliveryQueue:
             claimed.append(
                 Claimed(
                     delivery=delivery(r, []),
-                    event=by_id[r["event_id"]],
+                    event=by_seq[int(r["event_seq"])],
                     secret=r["webhook_secret"],
                     first_attempt_at=r["first_attempt_at"],
                 )
