@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import re
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -58,6 +59,16 @@ class Planned:
 
     line: int
     customer: NewCustomer
+
+
+@dataclass(slots=True)
+class Checked:
+    """A batch after the checks that need no database: each row with its error result or the key
+    it is matched by, and the ids and alias values to look up."""
+
+    rows: list[tuple[ImportRow, RowResult | None, str | None]] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -132,29 +143,47 @@ class ImportService:
                 counts.add(result.result)
                 on_result(result)
 
-        # The next batch is read and checked while the previous one is written (the database
-        # works on it meanwhile). A clash between the two is caught by the unique indexes, and
-        # that batch is then written row by row.
-        writing: asyncio.Task[list[RowResult]] | None = None
+        # The next batch is read and checked while earlier ones are written, and on PostgreSQL
+        # two batches are written at once, on two connections: a batch's write is client work
+        # (building and encoding its rows) and then server work, so with one write at a time
+        # each side waited for the other (docs/performance.md, "Session 7: import"). Results
+        # are reported in file order. A clash with a concurrent writer is caught by the unique
+        # indexes, and that batch is then written row by row.
+        writing: deque[tuple[asyncio.Task[list[RowResult]], dict[str, str]]] = deque()
         analyzing: asyncio.Task[None] | None = None
         iterator: Iterator[ImportRow] = iter(rows)
         batches = 0
         await self._store.prepare()
-        while batch := await self._read(iterator):
-            batches += 1
-            if batches & (batches - 1) == 0 and batches > 1 and analyzing is None:
-                # Before batches 2, 4, 8, ...: the tables have doubled since statistics were read.
-                # On a connection of its own, alongside the batches (ANALYZE blocks no insert).
-                analyzing = asyncio.ensure_future(self._store.refresh_statistics())
-            planned = await self._plan(batch)
-            if writing is not None:
-                report(await writing)
-            writing = asyncio.ensure_future(self._finish(planned))
-            if analyzing is not None and analyzing.done():
-                await analyzing
-                analyzing = None
-        if writing is not None:
-            report(await writing)
+        try:
+            while batch := await self._read(iterator):
+                batches += 1
+                if batches & (batches - 1) == 0 and batches > 1 and analyzing is None:
+                    # Before batches 2, 4, 8, ...: the tables have doubled since statistics were
+                    # read. On a connection of its own, alongside the batches (ANALYZE blocks no
+                    # insert).
+                    analyzing = asyncio.ensure_future(self._store.refresh_statistics())
+                checked = self._check(batch)
+                if len(writing) == self._store.parallel_writes:
+                    report(await writing.popleft()[0])
+                # What the batches still being written take: their rows are not visible to
+                # this batch's look-ups yet.
+                in_flight: dict[str, str] = {}
+                for _, taken in writing:
+                    in_flight.update(taken)
+                planned, taken = await self._plan(checked, in_flight)
+                writing.append((asyncio.ensure_future(self._finish(planned)), taken))
+                if analyzing is not None and analyzing.done():
+                    await analyzing
+                    analyzing = None
+            while writing:
+                report(await writing.popleft()[0])
+        except BaseException:
+            # The batches still being written roll back; nothing is left running.
+            unfinished = [task for task, _ in writing] + ([analyzing] if analyzing else [])
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            raise
         if analyzing is not None:
             await analyzing
         if batches:
@@ -175,28 +204,62 @@ class ImportService:
             await asyncio.sleep(0)
         return batch
 
-    async def _plan(self, batch: list[ImportRow]) -> list[RowResult | Planned]:
-        """Each row's result, or the customer to create for it, in file order."""
-        checked: list[tuple[ImportRow, RowResult | None, str | None]] = []
-        ids: list[str] = []
-        values: list[str] = []
+    def _check(self, batch: list[ImportRow]) -> Checked:
+        checked = Checked()
         for row in batch:
             result = _checked(row)
             key = None
             if result is None:
                 key = self._key(row)
                 if key is not None:
-                    ids.append(key)
+                    checked.ids.append(key)
                 if row.draft is not None and row.draft.aliases:
-                    values += row.draft.aliases
-            checked.append((row, result, key))
+                    checked.values += row.draft.aliases
+            checked.rows.append((row, result, key))
+        return checked
+
+    async def _plan(
+        self, checked: Checked, in_flight: dict[str, str]
+    ) -> tuple[list[RowResult | Planned], dict[str, str]]:
+        """Each row's result, or the customer to create for it, in file order; and what the
+        created ones take (each id and alias, to the customer that takes it). `in_flight`: what
+        the batches still being written take, which counts as held by earlier rows of this
+        import, as it will once they commit."""
+        ids, values = checked.ids, checked.values
         id_holders = await self._store.id_holders(ids)
         alias_holders = await self._store.alias_holders(values)
+        if in_flight:
+            self._hold(in_flight, ids, id_holders, ids_only=True)
+            self._hold(in_flight, values, alias_holders, ids_only=False)
         claimed: dict[str, int] = {}  # id or alias -> the line of this batch that takes it
-        return [
+        planned = [
             self._decide(row, key, id_holders, alias_holders, claimed) if result is None else result
-            for row, result, key in checked
+            for row, result, key in checked.rows
         ]
+        taken: dict[str, str] = {}
+        for item in planned:
+            if isinstance(item, Planned):
+                new = item.customer
+                taken[new.id] = new.id
+                for value in new.draft.aliases or ():
+                    taken[value] = new.id
+        return planned, taken
+
+    def _hold(
+        self,
+        in_flight: dict[str, str],
+        wanted: list[str],
+        holders: dict[str, Holder],
+        *,
+        ids_only: bool,
+    ) -> None:
+        """Adds to `holders` the customers of batches in flight holding any of `wanted`, as
+        the look-up will find them once they commit: an id is held by the customer with that
+        id; an alias value by the customer with that alias or that id."""
+        for value in wanted:
+            holder = in_flight.get(value)
+            if holder is not None and (holder == value or not ids_only):
+                holders[value] = Holder(holder, self._account, self._started)
 
     def _key(self, row: ImportRow) -> str | None:
         """The id a row is matched by: its own, or (with no alias either) one from its content."""

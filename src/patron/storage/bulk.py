@@ -142,6 +142,14 @@ class BulkStore:
             yield
 
     @property
+    def parallel_writes(self) -> int:
+        """How many batches may be written at once, each in its own transaction. SQLite has one
+        writer; on PostgreSQL a second batch's rows go to another backend while the first one's
+        are being indexed (docs/import.md, "Speed"). More would only queue: this machine class has
+        two cores for the importer and the server."""
+        return 1 if self._sqlite_turn is not None else 2
+
+    @property
     def skips_foreign_keys(self) -> bool:
         return self._replica
 

@@ -1,0 +1,142 @@
+"""`ImportService` with batches in flight: a batch planned while an earlier one is still being
+written sees that batch's ids and aliases as taken, exactly as it would once they commit; results
+come in file order; an error rolls back the batches still in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+
+from patron.domain.customers import Address, ContactDraft, CustomerDraft
+from patron.domain.enums import BillingPreference, TaxStatus
+from patron.services.importing import ImportRow, ImportService, RowResult
+from patron.storage import open_database
+from patron.storage.bulk import BulkStore, NewCustomer
+from patron.storage.database import Database
+
+
+class GatedStore(BulkStore):
+    """Holds the first batch's write until the second batch's write begins, so the second is
+    planned while the first is uncommitted; with `writes=1`, one batch at a time (each commits
+    before the next is planned). `fail_first`: the first write then fails, and the second one
+    waits for ever (until cancelled)."""
+
+    def __init__(
+        self, db: Database, account_id: str, *, writes: int, fail_first: bool = False
+    ) -> None:
+        super().__init__(db, account_id)
+        self._writes = writes
+        self._fail_first = fail_first
+        self._second_began = asyncio.Event()
+        self.calls = 0
+        self.writing = self.most_writing = 0
+        self.cancelled = 0
+
+    @property
+    def parallel_writes(self) -> int:
+        return self._writes
+
+    async def insert(self, customers: Sequence[NewCustomer], at: int) -> None:
+        self.calls += 1
+        call = self.calls
+        self.writing += 1
+        self.most_writing = max(self.most_writing, self.writing)
+        try:
+            if call == 1 and self._writes > 1:
+                await self._second_began.wait()
+                if self._fail_first:
+                    raise RuntimeError("the database went away")
+            if call == 2:
+                self._second_began.set()
+                if self._fail_first:
+                    await asyncio.Event().wait()
+            await super().insert(customers, at)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.writing -= 1
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    # Two writers, the look-ups and ANALYZE, as `patron import` opens it.
+    database = await open_database(database_url, pool_min=1, pool_max=4)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+def row(line: int, *, alias: str | None = None, name: str = "Bulk Ltd") -> ImportRow:
+    draft = CustomerDraft(
+        legal_name=name,
+        address=Address(line1="1 Main St", town="Leeds", postcode="LS1 1AA", country="GB"),
+        tax_status=TaxStatus.TAXED,
+        contacts=[ContactDraft("Ann", "ann@example.com", BillingPreference.PRIMARY)],
+        aliases=[alias] if alias is not None else None,
+    )
+    return ImportRow(line, draft=draft, source=f"{name}|{alias}".encode())
+
+
+def rows(tag: str) -> list[ImportRow]:
+    """Batches of three: the second batch repeats an alias and a content-keyed row of the first."""
+    return [
+        row(1, alias=f"a-{tag}"),
+        row(2, name=f"Same {tag}"),
+        row(3, alias=f"b-{tag}"),
+        row(4, alias=f"a-{tag}", name="Other Ltd"),
+        row(5, name=f"Same {tag}"),
+        row(6, name=f"Fresh {tag}"),
+    ]
+
+
+async def import_rows(store: GatedStore, account: str, tag: str) -> list[RowResult]:
+    results: list[RowResult] = []
+    counts = await ImportService(store, account, batch_size=3).run(rows(tag), results.append)
+    assert (counts.created, counts.skipped, counts.error) == (4, 0, 2)
+    return results
+
+
+async def customer_count(db: Database, account: str) -> int:
+    async with db.read() as conn:
+        n = await conn.fetchval("SELECT count(*) FROM customers WHERE account_id = $1", account)
+    return int(n)
+
+
+class TestBatchesInFlight:
+    @pytest.mark.parametrize("writes", [2, 1])
+    async def test_repeats_of_a_batch_in_flight_read_as_repeats_of_a_committed_one(
+        self, db: Database, account: str, writes: int
+    ) -> None:
+        tag = uuid.uuid4().hex[:8]
+        store = GatedStore(db, account, writes=writes)
+        results = await import_rows(store, account, tag)
+        # With two writes the second batch really was planned while the first was uncommitted.
+        assert store.most_writing == writes
+        assert [r.line for r in results] == [1, 2, 3, 4, 5, 6]
+        assert [r.result for r in results] == ["created"] * 3 + ["error"] * 2 + ["created"]
+        assert [(e.field, e.message) for e in results[3].errors] == [
+            ("", f"alias 'a-{tag}' repeats an earlier row of this import")
+        ]
+        assert [(e.field, e.message) for e in results[4].errors] == [
+            ("id", f"{results[1].id!r} repeats an earlier row of this import")
+        ]
+        assert await customer_count(db, account) == 4
+
+    async def test_a_failed_write_stops_the_batch_in_flight(
+        self, db: Database, account: str
+    ) -> None:
+        store = GatedStore(db, account, writes=2, fail_first=True)
+        reported: list[RowResult] = []
+        service = ImportService(store, account, batch_size=3)
+        with pytest.raises(RuntimeError, match="went away"):
+            await asyncio.wait_for(service.run(rows("x"), reported.append), timeout=30)
+        # The second batch was still being written when the first failed: it is cancelled,
+        # not left to write after the import has stopped.
+        assert store.cancelled == 1
+        assert reported == []
+        assert await customer_count(db, account) == 0
