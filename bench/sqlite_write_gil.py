@@ -4,7 +4,7 @@
 
 Imports the first customers of FILE once (`patron import`), then replays the same rows, in the
 import's batches of 2,000, into a fresh database four times: per table one `executemany`, or one
-`INSERT ... SELECT FROM json_each(?)` (what `copy_records` does now), each with the main thread
+`INSERT ... SELECT FROM json_each(?)` (what `bulk_insert` does now), each with the main thread
 idle or busy with Python meanwhile (as the import is, decoding the next batch). Prints the write's
 wall and CPU time. `executemany` hands the GIL back and forth around every row, and each time it
 waits for the busy thread to give it up (the switch interval); one statement does not.

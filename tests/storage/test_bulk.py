@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,8 @@ from patron.domain.enums import BillingPreference, IntegrationService, TaxStatus
 from patron.domain.ids import new_id, now_micros
 from patron.storage.bulk import BulkStore, NewCustomer
 from patron.storage.database import Database, UniqueViolation
+from patron.storage.migrate import migrate
+from patron.storage.sqlite import SQLiteDatabase
 
 
 @pytest.fixture
@@ -91,7 +96,7 @@ class TestInsert:
     async def test_values_are_stored_as_given(
         self, db: Database, account: str, store: BulkStore
     ) -> None:
-        # SQLite writes a table's rows as one JSON array (storage/sqlite.py, copy_records): text
+        # SQLite writes a table's rows as one JSON array (storage/sqlite.py, bulk_insert): text
         # with quotes, backslashes and non-ASCII, integers, booleans and NULL come back as bound.
         name = 'Ünïcødé "Quoted" \\ Ltd ☃ 😀'
         draft = replace(new_customer(region="a'b\"c\\d").draft, legal_name=name, url=None)
@@ -130,3 +135,52 @@ class TestInsert:
             (1, "Salesforce", "", True, None),
         ]
         assert value == "a'b\"c\\d"
+
+
+class TestBulkInsert:
+    async def test_a_cancelled_write_is_whole_and_leaves_the_database_usable(
+        self, db: Database, account: str, store: BulkStore
+    ) -> None:
+        # Cancelled while the batch is being written (on SQLite, by a worker thread that cannot
+        # be stopped): the batch is written whole or not at all, and the next write works.
+        batch = [new_customer(region="emea") for _ in range(2000)]
+        writing = asyncio.ensure_future(store.insert(batch, now_micros()))
+        await asyncio.sleep(0.01)
+        writing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await writing
+        written, _ = await counts(db, account)
+        assert written in (0, 2000)
+        await store.insert([new_customer(region="apac")], now_micros())
+        assert (await counts(db, account))[0] == written + 1
+
+    async def test_sqlite_writes_the_whole_transaction_off_the_event_loop(
+        self, tmp_path: Path
+    ) -> None:
+        # On a SQLite file of its own, whichever engine the suite runs on: the commit too (which
+        # may copy the WAL back into the file) runs on the worker thread, not the loop's.
+        path = tmp_path / "bulk.db"
+        migrate(f"sqlite:///{path}")
+        db = SQLiteDatabase(str(path))
+        try:
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", "acct"
+                )
+            store = BulkStore(db, "acct")
+            await store.prepare()
+            threads: dict[str, set[int]] = {}
+
+            def traced(sql: str) -> None:
+                threads.setdefault(sql.split()[0], set()).add(threading.get_ident())
+
+            db._raw.set_trace_callback(traced)
+            await store.insert([new_customer(region="emea")], now_micros())
+            db._raw.set_trace_callback(None)
+            assert (await counts(db, "acct"))[0] == 1
+        finally:
+            await db.close()
+        loop_thread = threading.get_ident()
+        for statement in ("BEGIN", "INSERT", "COMMIT"):
+            assert threads.get(statement), statement
+            assert loop_thread not in threads[statement], statement

@@ -1,9 +1,9 @@
 """Bulk writes for `patron import`: whole batches of new customers in one transaction each.
 
-Rows go in with `Connection.copy_records` (COPY on PostgreSQL, one INSERT ... SELECT FROM
-json_each per table on SQLite), skipping the per-customer statements of the API's write path. The
-import service has already checked every row; the unique indexes still guard the database against
-a concurrent write.
+Rows go in with `Database.bulk_insert` (COPY on PostgreSQL, one INSERT ... SELECT FROM json_each
+per table on SQLite, on a worker thread), skipping the per-customer statements of the API's write
+path. The import service has already checked every row; the unique indexes still guard the
+database against a concurrent write.
 
 `prepare` sets the import's connections up for bulk work (docs/import.md, "Speed"): on PostgreSQL
 batches skip the foreign-key checks where the role may (`session_replication_role = replica`);
@@ -98,7 +98,7 @@ class BulkStore:
         self._any = db.dialect.any_of
         self._account = account_id
         self._replica = False
-        # SQLite: one connection, which a batch's write uses from a thread (see copy_records):
+        # SQLite: one connection, which a batch's write uses from a thread (see bulk_insert):
         # the look-ups for the next batch wait for it rather than read a half-written batch.
         self._sqlite_turn = asyncio.Lock() if db.dialect.name == "sqlite" else None
 
@@ -245,15 +245,14 @@ class BulkStore:
             if d.custom_properties:
                 for k, v in d.custom_properties.items():
                     properties.append((account, cid, k, v))
-        async with self._turn(), self._db.transaction() as conn:
-            if self._replica:
-                await conn.execute("SET LOCAL session_replication_role = replica")
-            await conn.copy_records("customers", _CUSTOMERS, rows)
-            for table, columns, records in (
-                ("contacts", _CONTACTS, contacts),
-                ("aliases", _ALIASES, aliases),
-                ("integration_ids", _INTEGRATION_IDS, integration_ids),
-                ("customer_properties", _PROPERTIES, properties),
-            ):
-                if records:
-                    await conn.copy_records(table, columns, records)
+        async with self._turn():
+            await self._db.bulk_insert(
+                [
+                    ("customers", _CUSTOMERS, rows),
+                    ("contacts", _CONTACTS, contacts),
+                    ("aliases", _ALIASES, aliases),
+                    ("integration_ids", _INTEGRATION_IDS, integration_ids),
+                    ("customer_properties", _PROPERTIES, properties),
+                ],
+                setup=["SET LOCAL session_replication_role = replica"] if self._replica else [],
+            )

@@ -139,6 +139,10 @@ def rows_values(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
     return "VALUES " + ", ".join(groups), [value for row in rows for value in row]
 
 
+# A table, its columns and the rows to append (Database.bulk_insert).
+BulkRows = tuple[str, Sequence[str], Sequence[Sequence[Any]]]
+
+
 class Connection(Protocol):
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
 
@@ -164,12 +168,6 @@ class Connection(Protocol):
         sends it alone, without BEGIN and COMMIT, when it is also the first (`untouched`)."""
         ...
 
-    async def copy_records(
-        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
-    ) -> None:
-        """Append many rows to one table the engine's fastest way (bulk import only)."""
-        ...
-
 
 class Database(Protocol):
     dialect: Dialect
@@ -191,6 +189,13 @@ class Database(Protocol):
         GET). SQLite raises `Unavailable` at once rather than queue behind another writer (its
         one write lock, or another process's); PostgreSQL does not take a read-only error as the
         sign of a failover (the pool is expired by the next real write instead)."""
+        ...
+
+    async def bulk_insert(self, tables: Sequence[BulkRows], *, setup: Sequence[str] = ()) -> None:
+        """Append many rows to several tables (in order) in one transaction, the engine's fastest
+        way, for bulk import only: COPY on PostgreSQL; on SQLite the whole transaction on a worker
+        thread, so the event loop's thread goes on working. `setup`: statements run first in the
+        transaction. Raises UniqueViolation on a clash, with nothing written."""
         ...
 
     async def check_writable(self) -> None:

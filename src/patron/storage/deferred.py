@@ -74,9 +74,3 @@ class DeferringConnection:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self.flush()
         await self._conn.executemany(sql, rows)
-
-    async def copy_records(
-        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
-    ) -> None:
-        await self.flush()
-        await self._conn.copy_records(table, columns, records)

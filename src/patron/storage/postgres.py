@@ -26,7 +26,14 @@ from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
 from patron.domain.errors import Unavailable
-from patron.storage.database import Dialect, GuardRefused, LockTimeoutError, Row, UniqueViolation
+from patron.storage.database import (
+    BulkRows,
+    Dialect,
+    GuardRefused,
+    LockTimeoutError,
+    Row,
+    UniqueViolation,
+)
 from patron.storage.deadlines import Deadlines
 
 log = logging.getLogger("patron.storage")
@@ -286,6 +293,14 @@ class PostgresDatabase:
             if connection.began:
                 with connection._translated():
                     await tx.commit()
+
+    async def bulk_insert(self, tables: Sequence[BulkRows], *, setup: Sequence[str] = ()) -> None:
+        async with self.transaction() as conn:
+            for sql in setup:
+                await conn.execute(sql)
+            for table, columns, records in tables:
+                if records:
+                    await conn.copy_records(table, columns, records)
 
     async def check_writable(self) -> None:
         async with self.transaction() as conn:

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from patron.domain.errors import Unavailable
-from patron.storage.database import Dialect, Row, UniqueViolation
+from patron.storage.database import BulkRows, Dialect, Row, UniqueViolation
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _UNIQUE_INDEX = re.compile(r"UNIQUE constraint failed: (.+)")
@@ -102,26 +102,6 @@ class SQLiteConnection:
                 raise UniqueViolation(match.group(1)) from exc
             raise
 
-    async def copy_records(
-        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
-    ) -> None:
-        # One statement for the whole table, its rows as one JSON array unpacked by json_each, on
-        # a thread: sqlite3 lets go of the GIL for the statement, so the import decodes its next
-        # batch meanwhile. `executemany` took the GIL back after every row, and with the loop's
-        # thread busy decoding, waited for it each time (the interpreter's switch interval): the
-        # write stalled until the decoding paused (12 times slower with a busy loop thread). Plain
-        # values only (text, integers, booleans, NULL), as json_extract gives them back. The
-        # caller uses the connection for nothing else until this ends.
-        values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?)"
-        try:
-            await asyncio.to_thread(self._raw.execute, sql, (msgspec.json.encode(records),))
-        except sqlite3.IntegrityError as exc:
-            match = _UNIQUE_INDEX.search(str(exc))
-            if match:
-                raise UniqueViolation(match.group(1)) from exc
-            raise
-
 
 class SQLiteDatabase:
     dialect = Dialect("sqlite")
@@ -182,6 +162,49 @@ class SQLiteDatabase:
             self._raw.execute("BEGIN IMMEDIATE")
         finally:
             self._raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    async def bulk_insert(self, tables: Sequence[BulkRows], *, setup: Sequence[str] = ()) -> None:
+        # Each table's rows as one JSON array unpacked by json_each, one statement a table (plain
+        # values only: text, integers, booleans, NULL, as json_extract gives them back). The whole
+        # transaction runs on a worker thread, where sqlite3 lets go of the GIL, so the import
+        # decodes its next batch meanwhile; the commit too, which at times copies the WAL back
+        # into the database file. `executemany` took the GIL back after every row, and with the
+        # loop's thread busy decoding, waited for it each time (12 times slower).
+        statements: list[tuple[str, tuple[Any, ...]]] = [(sql, ()) for sql in setup]
+        for table, columns, records in tables:
+            if records:
+                values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+                insert = (
+                    f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?)"
+                )
+                statements.append((insert, (msgspec.json.encode(records),)))
+        async with self._write_lock:
+            self._writer = asyncio.current_task()
+            try:
+                writing = asyncio.ensure_future(asyncio.to_thread(self._write_all, statements))
+                try:
+                    await asyncio.shield(writing)
+                except asyncio.CancelledError:
+                    # The thread cannot be stopped: keep the connection until it is done with it.
+                    await asyncio.wait([writing])
+                    raise
+            finally:
+                self._writer = None
+
+    def _write_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        with _unavailable_when_stuck():
+            self._begin(wait=True)
+        try:
+            for sql, args in statements:
+                self._raw.execute(sql, args)
+        except BaseException as exc:
+            self._raw.execute("ROLLBACK")
+            match = _UNIQUE_INDEX.search(str(exc))
+            if isinstance(exc, sqlite3.IntegrityError) and match:
+                raise UniqueViolation(match.group(1)) from exc
+            raise
+        with _unavailable_when_stuck():
+            self._raw.execute("COMMIT")
 
     async def check_writable(self) -> None:
         async with self.transaction() as conn:
