@@ -212,7 +212,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> Any:
         from patron.app import connect  # patron.app loads the web stack: only where needed
 
-        # Two writers (BulkStore.parallel_writes), the look-ups and ANALYZE.
+        # Two writers (BulkStore.batches_in_flight), the look-ups and ANALYZE.
         db = await connect(settings, settings.database_url, pool_min=1, pool_max=4, bounded=False)
         report = Report.open(report_path)
         try:

@@ -36,7 +36,7 @@ class GatedStore(BulkStore):
         self.cancelled = 0
 
     @property
-    def parallel_writes(self) -> int:
+    def batches_in_flight(self) -> int:
         return self._writes
 
     async def insert(self, customers: Sequence[NewCustomer], at: int) -> None:

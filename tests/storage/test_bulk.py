@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import uuid
 from dataclasses import replace
@@ -184,3 +185,26 @@ class TestBulkInsert:
         for statement in ("BEGIN", "INSERT", "COMMIT"):
             assert threads.get(statement), statement
             assert loop_thread not in threads[statement], statement
+
+    async def test_sqlite_reads_beside_an_open_write_see_committed_rows_only(
+        self, tmp_path: Path
+    ) -> None:
+        # The import's look-ups for the next batch run while a batch is being written: on a
+        # second connection, they neither wait for the write nor see its rows before COMMIT.
+        path = tmp_path / "beside.db"
+        migrate(f"sqlite:///{path}")
+        db = SQLiteDatabase(str(path))
+        query = "SELECT count(*) FROM accounts WHERE id = $1"
+        try:
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", "acct"
+                )
+                async with db.read_beside() as beside:
+                    assert await asyncio.wait_for(beside.fetchval(query, "acct"), 1) == 0
+                    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                        await beside.execute("DELETE FROM accounts")
+            async with db.read_beside() as beside:
+                assert await beside.fetchval(query, "acct") == 1
+        finally:
+            await db.close()

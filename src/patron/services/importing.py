@@ -163,7 +163,7 @@ class ImportService:
                     # insert).
                     analyzing = asyncio.ensure_future(self._store.refresh_statistics())
                 checked = self._check(batch)
-                if len(writing) == self._store.parallel_writes:
+                if len(writing) == self._store.batches_in_flight:
                     report(await writing.popleft()[0])
                 # What the batches still being written take: their rows are not visible to
                 # this batch's look-ups yet.

@@ -12,9 +12,7 @@ on SQLite statement journals stay in memory and the WAL is checkpointed less oft
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,9 +96,6 @@ class BulkStore:
         self._any = db.dialect.any_of
         self._account = account_id
         self._replica = False
-        # SQLite: one connection, which a batch's write uses from a thread (see bulk_insert):
-        # the look-ups for the next batch wait for it rather than read a half-written batch.
-        self._sqlite_turn = asyncio.Lock() if db.dialect.name == "sqlite" else None
 
     async def prepare(self) -> None:
         """Once, before the first batch."""
@@ -133,21 +128,13 @@ class BulkStore:
             )
         return bool(not_always == 0)
 
-    @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        if self._sqlite_turn is None:
-            yield
-            return
-        async with self._sqlite_turn:
-            yield
-
     @property
-    def parallel_writes(self) -> int:
-        """How many batches may be written at once, each in its own transaction. SQLite has one
-        writer; on PostgreSQL a second batch's rows go to another backend while the first one's
-        are being indexed (docs/import.md, "Speed"). More would only queue: this machine class has
-        two cores for the importer and the server."""
-        return 1 if self._sqlite_turn is not None else 2
+    def batches_in_flight(self) -> int:
+        """How many batches may be on their way at once, each written in its own transaction
+        (docs/import.md, "Speed"). On PostgreSQL two are written at once, on two connections;
+        SQLite has one writer, so the second waits for it, already checked and its rows built, and
+        the writer goes from one batch to the next without waiting for the loop's thread."""
+        return 2
 
     @property
     def skips_foreign_keys(self) -> bool:
@@ -157,7 +144,7 @@ class BulkStore:
         """Customers with these ids, in any account (ids are unique across the instance)."""
         if not ids:
             return {}
-        async with self._turn(), self._db.read() as conn:
+        async with self._db.read_beside() as conn:
             rows = await conn.fetch(
                 f"SELECT id, account_id, created_at FROM customers WHERE id {self._any('$1')}",
                 list(ids),
@@ -170,7 +157,7 @@ class BulkStore:
             return {}
         # Two keyed lookups rather than a join: on a table filling up during the import the
         # planner's statistics lag, and a join planned for a small table turns into scans.
-        async with self._turn(), self._db.read() as conn:
+        async with self._db.read_beside() as conn:
             rows = await conn.fetch(
                 "SELECT value, customer_id FROM aliases WHERE account_id = $1"
                 f" AND value {self._any('$2')} AND deleted_at IS NULL",
@@ -245,14 +232,13 @@ class BulkStore:
             if d.custom_properties:
                 for k, v in d.custom_properties.items():
                     properties.append((account, cid, k, v))
-        async with self._turn():
-            await self._db.bulk_insert(
-                [
-                    ("customers", _CUSTOMERS, rows),
-                    ("contacts", _CONTACTS, contacts),
-                    ("aliases", _ALIASES, aliases),
-                    ("integration_ids", _INTEGRATION_IDS, integration_ids),
-                    ("customer_properties", _PROPERTIES, properties),
-                ],
-                setup=["SET LOCAL session_replication_role = replica"] if self._replica else [],
-            )
+        await self._db.bulk_insert(
+            [
+                ("customers", _CUSTOMERS, rows),
+                ("contacts", _CONTACTS, contacts),
+                ("aliases", _ALIASES, aliases),
+                ("integration_ids", _INTEGRATION_IDS, integration_ids),
+                ("customer_properties", _PROPERTIES, properties),
+            ],
+            setup=["SET LOCAL session_replication_role = replica"] if self._replica else [],
+        )

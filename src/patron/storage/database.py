@@ -176,6 +176,12 @@ class Database(Protocol):
         """A connection for reads that need no atomicity across statements."""
         ...
 
+    def read_beside(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads while this process's writes go on (the import's look-ups during
+        a batch's write): it sees committed rows only. PostgreSQL's `read()`; on SQLite a second
+        connection to the file (WAL lets it read while the first one writes)."""
+        ...
+
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         """One read statement on its own (as `read()` would run it), for the hottest keyed reads:
         no context manager to enter on SQLite, where that is a noticeable share of the read."""

@@ -294,6 +294,9 @@ class PostgresDatabase:
                 with connection._translated():
                     await tx.commit()
 
+    def read_beside(self) -> contextlib.AbstractAsyncContextManager[PostgresConnection]:
+        return self.read()
+
     async def bulk_insert(self, tables: Sequence[BulkRows], *, setup: Sequence[str] = ()) -> None:
         async with self.transaction() as conn:
             for sql in setup:
