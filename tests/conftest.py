@@ -84,8 +84,9 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    """A database handle of the test's own, to read or write tables directly."""
-    database = await open_database(database_url, pool_min=1, pool_max=3)
+    """A database handle of the test's own, to read or write tables directly (its pool as
+    `patron import` opens it: two writers, the look-ups and ANALYZE)."""
+    database = await open_database(database_url, pool_min=1, pool_max=4)
     try:
         yield database
     finally:

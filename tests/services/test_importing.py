@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
 from patron.domain.customers import Address, ContactDraft, CustomerDraft
 from patron.domain.enums import BillingPreference, TaxStatus
 from patron.services.importing import ImportRow, ImportService, RowResult
-from patron.storage import open_database
 from patron.storage.bulk import BulkStore, NewCustomer
 from patron.storage.database import Database
 
@@ -59,16 +58,6 @@ class GatedStore(BulkStore):
             raise
         finally:
             self.writing -= 1
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    # Two writers, the look-ups and ANALYZE, as `patron import` opens it.
-    database = await open_database(database_url, pool_min=1, pool_max=4)
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def row(line: int, *, alias: str | None = None, name: str = "Bulk Ltd") -> ImportRow:

@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 import threading
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -138,6 +139,18 @@ class TestInsert:
         assert value == "a'b\"c\\d"
 
 
+@pytest.fixture
+async def sqlite_file(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
+    """A SQLite file of the test's own with account `acct`, whichever engine the suite runs on."""
+    path = tmp_path / "bulk.db"
+    migrate(f"sqlite:///{path}")
+    db = SQLiteDatabase(str(path))
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
 class TestBulkInsert:
     async def test_a_cancelled_write_is_whole_and_leaves_the_database_usable(
         self, db: Database, account: str, store: BulkStore
@@ -156,55 +169,45 @@ class TestBulkInsert:
         assert (await counts(db, account))[0] == written + 1
 
     async def test_sqlite_writes_the_whole_transaction_off_the_event_loop(
-        self, tmp_path: Path
+        self, sqlite_file: SQLiteDatabase
     ) -> None:
-        # On a SQLite file of its own, whichever engine the suite runs on: the commit too (which
-        # may copy the WAL back into the file) runs on the worker thread, not the loop's.
-        path = tmp_path / "bulk.db"
-        migrate(f"sqlite:///{path}")
-        db = SQLiteDatabase(str(path))
-        try:
-            async with db.transaction() as conn:
-                await conn.execute(
-                    "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", "acct"
-                )
-            store = BulkStore(db, "acct")
-            await store.prepare()
-            threads: dict[str, set[int]] = {}
+        # The commit too (which may copy the WAL back into the file) runs on the worker thread,
+        # not the loop's.
+        db = sqlite_file
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", "acct"
+            )
+        store = BulkStore(db, "acct")
+        await store.prepare()
+        threads: dict[str, set[int]] = {}
 
-            def traced(sql: str) -> None:
-                threads.setdefault(sql.split()[0], set()).add(threading.get_ident())
+        def traced(sql: str) -> None:
+            threads.setdefault(sql.split()[0], set()).add(threading.get_ident())
 
-            db._raw.set_trace_callback(traced)
-            await store.insert([new_customer(region="emea")], now_micros())
-            db._raw.set_trace_callback(None)
-            assert (await counts(db, "acct"))[0] == 1
-        finally:
-            await db.close()
+        db._raw.set_trace_callback(traced)
+        await store.insert([new_customer(region="emea")], now_micros())
+        db._raw.set_trace_callback(None)
+        assert (await counts(db, "acct"))[0] == 1
         loop_thread = threading.get_ident()
         for statement in ("BEGIN", "INSERT", "COMMIT"):
             assert threads.get(statement), statement
             assert loop_thread not in threads[statement], statement
 
     async def test_sqlite_reads_beside_an_open_write_see_committed_rows_only(
-        self, tmp_path: Path
+        self, sqlite_file: SQLiteDatabase
     ) -> None:
         # The import's look-ups for the next batch run while a batch is being written: on a
         # second connection, they neither wait for the write nor see its rows before COMMIT.
-        path = tmp_path / "beside.db"
-        migrate(f"sqlite:///{path}")
-        db = SQLiteDatabase(str(path))
+        db = sqlite_file
         query = "SELECT count(*) FROM accounts WHERE id = $1"
-        try:
-            async with db.transaction() as conn:
-                await conn.execute(
-                    "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", "acct"
-                )
-                async with db.read_beside() as beside:
-                    assert await asyncio.wait_for(beside.fetchval(query, "acct"), 1) == 0
-                    with pytest.raises(sqlite3.OperationalError, match="readonly"):
-                        await beside.execute("DELETE FROM accounts")
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", "acct"
+            )
             async with db.read_beside() as beside:
-                assert await beside.fetchval(query, "acct") == 1
-        finally:
-            await db.close()
+                assert await asyncio.wait_for(beside.fetchval(query, "acct"), 1) == 0
+                with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                    await beside.execute("DELETE FROM accounts")
+        async with db.read_beside() as beside:
+            assert await beside.fetchval(query, "acct") == 1
