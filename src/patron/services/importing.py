@@ -143,12 +143,12 @@ class ImportService:
                 counts.add(result.result)
                 on_result(result)
 
-        # The next batch is read and checked while earlier ones are written, and on PostgreSQL
-        # two batches are written at once, on two connections: a batch's write is client work
-        # (building and encoding its rows) and then server work, so with one write at a time
-        # each side waited for the other (docs/performance.md, "Session 7: import"). Results
-        # are reported in file order. A clash with a concurrent writer is caught by the unique
-        # indexes, and that batch is then written row by row.
+        # While a batch is written the next one is read, checked, planned and sent as well
+        # (`BulkStore.batches_in_flight`): a batch's write is client work (its rows built and
+        # encoded) and then the database's, and with one at a time each side waited for the
+        # other (docs/performance.md, "Session 7: import"). Results are reported in file order.
+        # A clash with a concurrent writer is caught by the unique indexes, and that batch is
+        # then written row by row.
         writing: deque[tuple[asyncio.Task[list[RowResult]], dict[str, str]]] = deque()
         analyzing: asyncio.Task[None] | None = None
         iterator: Iterator[ImportRow] = iter(rows)
