@@ -115,3 +115,11 @@ def diff(before: Any, after: Any, path: str = "") -> list[Change]:
                 changes.append(Change(path, before, after))
             return changes
     return [Change(path, before, after)]
+
+
+def every_field(resource: dict[str, Any], *, gone: bool = False) -> list[Change]:
+    """`diff({}, resource)`, or with `gone` `diff(resource, {})`, for the cost of one pass: a
+    resource that appears or disappears changes in each of its fields, as a whole."""
+    if gone:
+        return [Change(key, value, None) for key, value in resource.items() if value is not None]
+    return [Change(key, None, value) for key, value in resource.items() if value is not None]
