@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from patron.domain.enums import SortOrder
 
@@ -51,11 +51,13 @@ _RESOURCE_TYPES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """One field's change. `path` is dotted (`address.town`); list items with ids are named by
     id (`contacts[id=0190…].email`), other lists change as a whole. None: the field was (or is
-    now) absent."""
+    now) absent.
+
+    A tuple rather than a frozen dataclass: a create makes one for every field of each new
+    resource (23 for a customer with two contacts), and a tuple is made in half the time."""
 
     path: str
     before: Any
