@@ -4,6 +4,7 @@ Starlette's layers, errors included; the same requests are sent to an app built 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -53,6 +54,7 @@ async def _answers(client: httpx.AsyncClient, body: dict[str, Any]) -> list[tupl
         ("PUT", "/customers/%00", raw, {}),
         ("PUT", path, "[1]", {}),
         ("GET", path, None, {}),
+        ("GET", "/customers?legalName=nobody", None, {}),
         ("HEAD", path, None, {}),
     ]
     answers: list[tuple[Any, ...]] = []
@@ -94,19 +96,39 @@ async def _client(app: Starlette, headers: dict[str, str]) -> AsyncIterator[http
         yield client
 
 
+def _access_lines(records: list[logging.LogRecord], client_id: str) -> list[tuple[Any, ...]]:
+    """The access lines' fields, with the client id told only as this client's or not."""
+    return [
+        (r.method, _VARYING.sub("…", r.path), r.status, r.client_id == client_id)  # type: ignore[attr-defined]
+        for r in records
+        if r.name == "patron.access"
+    ]
+
+
 class TestHotPaths:
-    async def test_answers_as_starlettes_layers_do(
-        self, app: Starlette, plain_app: Starlette, services: Services, hot_routes: list[str]
+    async def test_answers_and_logs_as_starlettes_layers_do(
+        self,
+        app: Starlette,
+        plain_app: Starlette,
+        services: Services,
+        hot_routes: list[str],
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
+        caplog.set_level(logging.INFO, logger="patron.access")
         body = customer_body(contacts=[contact(), contact(billingPreference="NONE")])
         found: list[list[tuple[Any, ...]]] = []
+        logged: list[list[tuple[Any, ...]]] = []
         for served in (app, plain_app):
             issued = await services.credentials.create(f"hot-{len(found)}")
             headers = {**auth_header(issued), "Content-Type": "application/json"}
+            caplog.clear()
             async for client in _client(served, headers):
                 found.append(await _answers(client, body))
+            logged.append(_access_lines(caplog.records, issued.credential.client_id))
             if served is app:
                 assert {"postCustomers", "putCustomersById"} <= set(hot_routes)
                 hot_routes.clear()
         assert hot_routes == []
         assert found[0] == found[1]
+        assert logged[0] == logged[1]
+        assert ("POST", "/api/customers", 201, True) in logged[0]

@@ -54,8 +54,11 @@ class HotPaths:
         ):
             route, child = self._route(scope)
             if route is not None:
-                response = await route.endpoint(Request(child, receive))
-                await response(child, receive, send)
+                # Into the scope itself, as Starlette's router does: what the endpoint records
+                # in it (the access line's client id, api/logfields.py) reaches RequestContext.
+                scope.update(child)
+                response = await route.endpoint(Request(scope, receive))
+                await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
