@@ -64,8 +64,10 @@ class Change(NamedTuple):
     after: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """One change of one resource. A tuple, as `Change` is: every write makes one per resource
+    it changes, and a tuple of twelve is made in half a frozen dataclass's instructions."""
+
     id: str
     sequence: int  # the database-wide order events were appended in (0 until stored)
     account_id: str
