@@ -172,14 +172,6 @@ class CustomPropertyKeys(Wire):
 
 # -- the version --------------------------------------------------------------------------------
 
-# The customers rendered last, with their renderings, by identity. A write renders the customer
-# it answers with twice: for its event's snapshot (api/wire/snapshots.py) and, after its
-# statement's round trip (while other requests render theirs), for the answer: the same object
-# both times. A `Customer` is frozen and nothing edits its lists; each kept here is held, so no
-# other object can take its id meanwhile. More than one worker's requests in flight at a time.
-_RENDERED_KEPT = 64
-_rendered: dict[int, tuple[Customer, CustomerOut]] = {}
-
 # Patron's own operations (docs/extensions.md): served in every version, since older versions
 # inherit this one's operations.
 PATRON_EXTENSIONS = frozenset(
@@ -251,18 +243,11 @@ class V20240730:
         return CustomerSettings.of(s)
 
     def customer(self, c: Customer) -> Wire:
-        kept = _rendered.get(id(c))
-        if kept is not None and kept[0] is c:
-            return kept[1]
-        shown = CustomerOut(
+        return CustomerOut(
             **_common(c),
             contacts=[ContactOut.of(x) for x in c.contacts],
             status=c.status,
         )
-        if len(_rendered) >= _RENDERED_KEPT:
-            del _rendered[next(iter(_rendered))]  # the oldest
-        _rendered[id(c)] = (c, shown)
-        return shown
 
     def created_customer(self, c: Customer) -> Wire:
         return self.customer(c)
