@@ -46,19 +46,26 @@ def wrk(port: int, auth: str, seconds: int) -> dict[str, Any]:
 
 
 def start(
-    src: str, url: str, port: int, wrapper: tuple[str, ...] = (), patience: float = 10.0
+    src: str,
+    url: str,
+    port: int,
+    wrapper: tuple[str, ...] = (),
+    patience: float = 10.0,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """A server for `src` (a source tree, or "yardstick"), run under `wrapper` (e.g. valgrind),
-    once it answers on `port`, waiting at most `patience` seconds."""
+    """A server for `src` (a source tree, or "yardstick"), run under `wrapper` (e.g. valgrind)
+    with `env` added to its environment, once it answers on `port`, waiting at most `patience`
+    seconds."""
+    extra = env or {}
     if src == "yardstick":
         args = [str(ROOT / ".venv/bin/uvicorn"), "--factory", "bench.yardstick:create_app",
                 "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
-        env = {**os.environ, "BENCH_DATABASE_URL": url}
+        environment = {**os.environ, "BENCH_DATABASE_URL": url, **extra}
     else:
         args = [sys.executable, "-m", "patron", "serve", "--port", str(port)]
-        env = {**os.environ, "PATRON_DATABASE_URL": url, "PATRON_LOG_LEVEL": "warning",
-               "PYTHONPATH": str(Path(src).resolve())}  # fmt: skip
-    server = subprocess.Popen([*wrapper, *args], env=env, cwd=ROOT)
+        environment = {**os.environ, "PATRON_DATABASE_URL": url, "PATRON_LOG_LEVEL": "warning",
+                       "PYTHONPATH": str(Path(src).resolve()), **extra}  # fmt: skip
+    server = subprocess.Popen([*wrapper, *args], env=environment, cwd=ROOT)
     for _ in range(int(patience * 10)):
         probe = ["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/api/customers/x"]
         if subprocess.run(probe).returncode == 0:

@@ -9,17 +9,13 @@ from typing import Any
 import msgspec
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from patron.api import importing
 from patron.api.decoding import decode
 from patron.api.importing import ImportCustomerRow, _plainly_valid
 from patron.domain.errors import Invalid
+from tests.api.json_bodies import records
 from tests.factories import contact, customer_body
-
-# Characters the checks care about: escapes, controls (C0, DEL, C1), quotes, colons, whitespace.
-_TRICKY = st.sampled_from(["a", "é", ":", " ", '"', "\\", "\t", "\x00", "\x7f", "\x85", "\u2028"])
-_TEXT = st.lists(_TRICKY, max_size=6).map("".join)
 
 
 def _decoded(body: bytes) -> ImportCustomerRow | None:
@@ -29,60 +25,9 @@ def _decoded(body: bytes) -> ImportCustomerRow | None:
         return None
 
 
-@st.composite
-def _json(draw: st.DrawFn, value: Any, colon: str) -> str:
-    """`value` as JSON text, written the many ways a file may write it: `colon` with its spacing,
-    escaped or raw non-ASCII, and now and then a key given twice."""
-
-    def text(s: str) -> str:
-        return json.dumps(s, ensure_ascii=draw(st.booleans()))
-
-    if isinstance(value, dict):
-        pairs = [(k, draw(_json(v, colon))) for k, v in value.items()]
-        if pairs and draw(st.integers(0, 39)) == 0:
-            # A key given twice, with its own value again (the record stays otherwise valid)
-            # or with some text.
-            key, again = draw(st.sampled_from(pairs))
-            pairs.append((key, draw(st.sampled_from([again, text(draw(_TEXT))]))))
-        return "{" + ",".join(f"{text(k)}{colon}{v}" for k, v in pairs) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(draw(_json(v, colon)) for v in value) + "]"
-    if isinstance(value, str):
-        return text(value)
-    return json.dumps(value)
-
-
-@st.composite
-def _records(draw: st.DrawFn) -> bytes:
-    """A valid record with at most one field made tricky or nested deep."""
-    body: dict[str, Any] = customer_body(
-        contacts=[contact(), contact(billingPreference="NONE")],
-        customerAliases=["crm-1"],
-        customProperties={"region": "emea"},
-        url="https://example.com:8443/a",
-    )
-    where = draw(st.sampled_from(["none", "legalName", "contact", "alias", "key", "deep", "deep"]))
-    tricky = draw(_TEXT)
-    if where == "legalName":
-        body["legalName"] = tricky
-    elif where == "contact":
-        body["contacts"][0]["name"] = tricky
-    elif where == "alias":
-        body["customerAliases"] = [tricky]
-    elif where == "key":
-        body["customProperties"] = {tricky: "x"}
-    elif where == "deep":
-        nested: Any = "deep"
-        for _ in range(draw(st.sampled_from([5, 28, 29, 30, 40]))):
-            nested = draw(st.sampled_from([[nested], {"k": nested}]))
-        body["unknownField"] = nested
-    colon = draw(st.sampled_from([":", ": ", " :", "\t:"]))
-    return draw(_json(body, colon)).encode("utf-8", "surrogatepass")
-
-
 class TestPlainlyValid:
     @settings(max_examples=400, deadline=None)
-    @given(_records())
+    @given(records())
     def test_accepts_only_what_decode_accepts(self, body: bytes) -> None:
         fast = _plainly_valid(body)
         if fast is not None:

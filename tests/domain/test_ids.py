@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
+from patron.domain import ids
 from patron.domain.ids import _formatted, new_id, new_ids
 
 
@@ -17,6 +20,21 @@ class TestNewIds:
         for made in new_ids(100):
             parsed = uuid.UUID(made)
             assert (parsed.version, parsed.variant, str(parsed)) == (7, uuid.RFC_4122, made)
+
+    def test_each_single_id_is_a_canonical_uuid_v7(self) -> None:
+        for made in [new_id() for _ in range(100)]:
+            parsed = uuid.UUID(made)
+            assert (parsed.version, parsed.variant, str(parsed)) == (7, uuid.RFC_4122, made)
+
+    @pytest.mark.parametrize(
+        ("millis", "rand"),
+        [(1_720_000_000_123, 0), (1_720_000_000_123, (1 << 74) - 1), ((1 << 48) - 1, 5 << 62)],
+    )
+    def test_a_single_id_is_formatted_as_a_batch_of_one(
+        self, monkeypatch: pytest.MonkeyPatch, millis: int, rand: int
+    ) -> None:
+        monkeypatch.setattr(ids, "_reserve", lambda count: (millis, rand))
+        assert new_id() == _formatted(millis, rand, 1)[0]
 
     def test_none_asked_none_made(self) -> None:
         assert new_ids(0) == []

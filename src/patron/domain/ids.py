@@ -20,12 +20,28 @@ def new_id() -> str:
     Within one millisecond the random part counts up from the last id (RFC 9562's monotonic
     method), so ids made in sequence, such as a request's contacts, sort in the order made.
     """
-    return new_ids(1)[0]
+    millis, rand = _reserve(1)
+    low = _VARIANT | (rand & _RAND_B_MASK)
+    # One %-format of the five groups: faster than `_formatted` for a single id (a create makes
+    # six, one at a time).
+    return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031
+        millis >> 16,
+        millis & 0xFFFF,
+        0x7 << 12 | rand >> 62,
+        low >> 48,
+        low & 0xFFFF_FFFF_FFFF,
+    )
 
 
 def new_ids(count: int) -> list[str]:
     """`count` UUIDv7s in the order made, as `new_id` would make them one after another, for the
     cost of one (bulk import makes millions): the random part counts up by one between them."""
+    millis, rand = _reserve(count)
+    return _formatted(millis, rand, count)
+
+
+def _reserve(count: int) -> tuple[int, int]:
+    """The millisecond and the first random part of `count` ids in sequence after the last."""
     global _last_millis, _last_random
     with _lock:
         millis = time.time_ns() // 1_000_000
@@ -37,7 +53,7 @@ def new_ids(count: int) -> list[str]:
         if rand + count > 1 << _RANDOM_BITS:  # counter spent: borrow the next millisecond
             millis, rand = millis + 1, int.from_bytes(os.urandom(10)) >> 7
         _last_millis, _last_random = millis, rand + count - 1
-    return _formatted(millis, rand, count)
+    return millis, rand
 
 
 def _formatted(millis: int, first: int, count: int) -> list[str]:

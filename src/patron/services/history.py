@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from patron.domain.aliases import Alias
 from patron.domain.customers import Contact, Customer, Organization
-from patron.domain.events import Event, EventType, diff
+from patron.domain.events import Event, EventType, diff, every_field
 from patron.domain.ids import new_id
 from patron.domain.payment_settings import PaymentSettings
 from patron.domain.writes import Actor
@@ -57,7 +57,7 @@ class History:
         """Append the event unless nothing changed; answers whether it did. `before` None: the
         resource is new (every field is a change). `gone`: `after` is the last state of a
         resource that no longer exists (every field changes to absent)."""
-        changes = diff(after, {}) if gone else diff(before or {}, after)
+        changes = every_field(after, gone=gone) if gone or before is None else diff(before, after)
         if not changes:
             return False
         event = Event(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from patron.domain.customers import Contact, ContactDraft, email_key
 from patron.domain.enums import BillingPreference
-from patron.domain.ids import new_id
+from patron.domain.ids import new_id, new_ids
 from patron.storage.database import Dialect, Row, rows_values
 from patron.storage.deferred import DeferringConnection
 
@@ -88,7 +88,7 @@ class ContactRepo:
         order made)."""
         contacts = [
             Contact(
-                id=new_id(),
+                id=contact_id,
                 name=d.name,
                 email=d.email,
                 billing_preference=d.billing_preference,
@@ -96,7 +96,7 @@ class ContactRepo:
                 updated_at=at,
                 revision=1,
             )
-            for d in drafts
+            for contact_id, d in zip(new_ids(len(drafts)), drafts, strict=True)
         ]
         if not contacts:
             return []

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any, Protocol
 
 # A result row: sqlite3.Row and asyncpg.Record both read by column name.
@@ -131,12 +132,19 @@ def rows_values(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
     """`VALUES (...), (...)` for several rows of one shape, and the flat arguments: one INSERT
     statement instead of `executemany` (one execution, one firing of statement triggers; the
     shape, hence the cached statement, varies only with the row count)."""
-    width = len(rows[0])
-    groups = (
-        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
-        for i in range(len(rows))
+    return "VALUES " + placeholder_rows(len(rows), len(rows[0])), list(chain.from_iterable(rows))
+
+
+@lru_cache(maxsize=256)
+def placeholder_rows(count: int, width: int, *, lead: str = "") -> str:
+    """`($1, $2), ($3, $4)` for `count` rows of `width` arguments each, numbered on from the
+    last of `lead` (`$1, `: a first argument every row repeats). Cached: a write path sends the
+    same few shapes."""
+    first = lead.count("$") + 1
+    return ", ".join(
+        "(" + lead + ", ".join(f"${first + i * width + j}" for j in range(width)) + ")"
+        for i in range(count)
     )
-    return "VALUES " + ", ".join(groups), [value for row in rows for value in row]
 
 
 # A table, its columns and the rows to append (Database.bulk_insert).

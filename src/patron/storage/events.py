@@ -18,7 +18,7 @@ import msgspec
 from patron.domain.enums import SortOrder
 from patron.domain.events import Change, Event, EventFilters, EventType, ResourceType
 from patron.domain.listing import Position
-from patron.storage.database import Connection, Dialect, Row, Statement
+from patron.storage.database import Connection, Dialect, Row, Statement, placeholder_rows
 from patron.storage.database import bind as bind_arg
 
 _COLUMNS = (
@@ -78,11 +78,7 @@ class EventRepo:
         """One INSERT of `events` answering each one's `id` and `seq` (and the `also` column,
         an expression that may use $1, the account). A multi-row VALUES takes its sequence
         numbers row by row, in order."""
-        width = 10
-        groups = ", ".join(
-            "($1, " + ", ".join(f"${2 + i * width + j}" for j in range(width)) + ")"
-            for i in range(len(events))
-        )
+        groups = placeholder_rows(len(events), 10, lead="$1, ")
         args: list[Any] = [self._account]
         for e in events:
             args += [
