@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -194,20 +193,31 @@ class TestBulkInsert:
             assert threads.get(statement), statement
             assert loop_thread not in threads[statement], statement
 
-    async def test_sqlite_reads_beside_an_open_write_see_committed_rows_only(
+    async def test_sqlite_reads_beside_a_write_wait_for_it_and_see_its_rows(
         self, sqlite_file: SQLiteDatabase
     ) -> None:
-        # The import's look-ups for the next batch run while a batch is being written: on a
-        # second connection, they neither wait for the write nor see its rows before COMMIT.
+        # The import's look-ups for the next batch share SQLite's one connection with the write
+        # on its worker thread: they wait for it to commit, never read half of it.
         db = sqlite_file
         query = "SELECT count(*) FROM accounts WHERE id = $1"
-        async with db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", "acct"
-            )
+        release = asyncio.Event()
+
+        async def write() -> None:
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", "acct"
+                )
+                await release.wait()
+
+        async def read() -> int:
             async with db.read_beside() as beside:
-                assert await asyncio.wait_for(beside.fetchval(query, "acct"), 1) == 0
-                with pytest.raises(sqlite3.OperationalError, match="readonly"):
-                    await beside.execute("DELETE FROM accounts")
-        async with db.read_beside() as beside:
-            assert await beside.fetchval(query, "acct") == 1
+                return int(await beside.fetchval(query, "acct"))
+
+        writing = asyncio.ensure_future(write())
+        await asyncio.sleep(0)
+        reading = asyncio.ensure_future(read())
+        done, _ = await asyncio.wait([reading], timeout=0.2)
+        assert not done  # waits for the open write
+        release.set()
+        await writing
+        assert await reading == 1

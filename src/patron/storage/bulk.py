@@ -131,10 +131,10 @@ class BulkStore:
     @property
     def batches_in_flight(self) -> int:
         """How many batches may be on their way at once, each written in its own transaction
-        (docs/import.md, "Speed"). On PostgreSQL two are written at once, on two connections;
-        SQLite has one writer, so the second waits for it, already checked and its rows built, and
-        the writer goes from one batch to the next without waiting for the loop's thread."""
-        return 2
+        (docs/import.md, "Speed"): on PostgreSQL two, on two connections, so that one batch's
+        rows are built and sent while the server indexes the other's. SQLite has one writer and
+        one connection: the next batch's look-ups wait for the write anyway."""
+        return 1 if self._db.dialect.name == "sqlite" else 2
 
     @property
     def skips_foreign_keys(self) -> bool:

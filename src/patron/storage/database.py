@@ -185,9 +185,9 @@ class Database(Protocol):
         ...
 
     def read_beside(self) -> AbstractAsyncContextManager[Connection]:
-        """A connection for reads while this process's writes go on (the import's look-ups during
-        a batch's write): it sees committed rows only. PostgreSQL's `read()`; on SQLite a second
-        connection to the file (WAL lets it read while the first one writes)."""
+        """A connection for reads while this process's bulk writes go on (the import's look-ups
+        during a batch's write): it sees committed rows only. PostgreSQL's `read()`; on SQLite
+        the one connection, once the write in progress is done."""
         ...
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:

@@ -116,12 +116,10 @@ class SQLiteDatabase:
         raw.execute("PRAGMA synchronous=NORMAL")
         raw.execute("PRAGMA foreign_keys=ON")
         raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        self._path = path
         self._raw = raw
         self._connection = SQLiteConnection(raw)
         self._write_lock = asyncio.Lock()
         self._writer: asyncio.Task[Any] | None = None
-        self._beside: sqlite3.Connection | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SQLiteConnection]:
@@ -129,18 +127,12 @@ class SQLiteDatabase:
 
     @asynccontextmanager
     async def read_beside(self) -> AsyncIterator[SQLiteConnection]:
-        if self._path == ":memory:":
-            # The one connection is the whole database: read between writes.
-            async with self._write_lock:
-                yield self._connection
-            return
-        if self._beside is None:
-            uri = Path(self._path).resolve().as_uri() + "?mode=ro"
-            beside = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-            beside.row_factory = sqlite3.Row
-            beside.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self._beside = beside
-        yield SQLiteConnection(self._beside)
+        # The one connection, once the write in progress (on a worker thread, `bulk_insert`) is
+        # done. A second connection reading beside it cost more than it saved: its page cache is
+        # cold after every write, and its read transactions hold back the WAL's checkpoints
+        # (docs/performance.md, "Session 7: import").
+        async with self._write_lock:
+            yield self._connection
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         return await self._connection.fetchrow(sql, *args)
@@ -228,6 +220,4 @@ class SQLiteDatabase:
             await conn.fetchval("SELECT 1")
 
     async def close(self) -> None:
-        if self._beside is not None:
-            self._beside.close()
         self._raw.close()
