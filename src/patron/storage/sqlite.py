@@ -43,6 +43,18 @@ def _unavailable_when_stuck() -> Iterator[None]:
         raise Unavailable("The database cannot take writes right now") from exc
 
 
+@contextmanager
+def _unique_violations() -> Iterator[None]:
+    """A clash with a unique index as the engine-neutral UniqueViolation, naming the index."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        match = _UNIQUE_INDEX.search(str(exc))
+        if match:
+            raise UniqueViolation(match.group(1)) from exc
+        raise
+
+
 @lru_cache(maxsize=1024)
 def _to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
@@ -68,13 +80,8 @@ class SQLiteConnection:
         self._raw = raw
 
     def _run(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
-        try:
+        with _unique_violations():
             return self._raw.execute(_to_sqlite(sql), [_param(a) for a in args])
-        except sqlite3.IntegrityError as exc:
-            match = _UNIQUE_INDEX.search(str(exc))
-            if match:
-                raise UniqueViolation(match.group(1)) from exc
-            raise
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         return self._run(sql, args).fetchall()
@@ -94,13 +101,8 @@ class SQLiteConnection:
         return self._run(sql, args).rowcount
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        try:
+        with _unique_violations():
             self._raw.executemany(_to_sqlite(sql), [tuple(_param(v) for v in r) for r in rows])
-        except sqlite3.IntegrityError as exc:
-            match = _UNIQUE_INDEX.search(str(exc))
-            if match:
-                raise UniqueViolation(match.group(1)) from exc
-            raise
 
 
 class SQLiteDatabase:
@@ -204,13 +206,11 @@ class SQLiteDatabase:
         with _unavailable_when_stuck():
             self._begin(wait=True)
         try:
-            for sql, args in statements:
-                self._raw.execute(sql, args)
-        except BaseException as exc:
+            with _unique_violations():
+                for sql, args in statements:
+                    self._raw.execute(sql, args)
+        except BaseException:
             self._raw.execute("ROLLBACK")
-            match = _UNIQUE_INDEX.search(str(exc))
-            if isinstance(exc, sqlite3.IntegrityError) and match:
-                raise UniqueViolation(match.group(1)) from exc
             raise
         with _unavailable_when_stuck():
             self._raw.execute("COMMIT")
