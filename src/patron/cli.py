@@ -21,6 +21,9 @@ from patron.services.credentials import CredentialService
 from patron.storage.accounts import AccountStore
 
 BOOTSTRAP_ACCOUNT = "default"
+# Seconds a thread may hold the GIL while another waits for it, during `patron import` (5 ms is
+# Python's default).
+_IMPORT_SWITCH_INTERVAL = 0.0005
 
 
 def migrate(database_url: str) -> None:
@@ -239,12 +242,18 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(50_000, 50, 1_000)
+    # On SQLite each batch is written by a worker thread, which takes the GIL back for a moment
+    # after each of its statements; the loop's thread, busy decoding, kept it up to the switch
+    # interval (5 ms) every time (docs/performance.md, "Session 8: import").
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(_IMPORT_SWITCH_INTERVAL)
     try:
         counts = asyncio.run(run())
     except UnknownColumns as exc:
         print(str(exc), file=sys.stderr)
         return 2
     finally:
+        sys.setswitchinterval(interval)
         gc.set_threshold(*thresholds)
         gc.unfreeze()
     if progress is not None:

@@ -140,7 +140,7 @@ class TestInsert:
 
 @pytest.fixture
 async def sqlite_file(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
-    """A SQLite file of the test's own with account `acct`, whichever engine the suite runs on."""
+    """A SQLite file of the test's own, whichever engine the suite runs on."""
     path = tmp_path / "bulk.db"
     migrate(f"sqlite:///{path}")
     db = SQLiteDatabase(str(path))
@@ -148,6 +148,16 @@ async def sqlite_file(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
         yield db
     finally:
         await db.close()
+
+
+@pytest.fixture
+async def sqlite_store(sqlite_file: SQLiteDatabase) -> BulkStore:
+    """A bulk store for account `acct` of `sqlite_file`, prepared."""
+    async with sqlite_file.transaction() as conn:
+        await conn.execute("INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", "acct")
+    store = BulkStore(sqlite_file, "acct")
+    await store.prepare()
+    return store
 
 
 class TestBulkInsert:
@@ -168,17 +178,11 @@ class TestBulkInsert:
         assert (await counts(db, account))[0] == written + 1
 
     async def test_sqlite_writes_the_whole_transaction_off_the_event_loop(
-        self, sqlite_file: SQLiteDatabase
+        self, sqlite_file: SQLiteDatabase, sqlite_store: BulkStore
     ) -> None:
         # The commit too (which may copy the WAL back into the file) runs on the worker thread,
         # not the loop's.
-        db = sqlite_file
-        async with db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 0)", "acct"
-            )
-        store = BulkStore(db, "acct")
-        await store.prepare()
+        db, store = sqlite_file, sqlite_store
         threads: dict[str, set[int]] = {}
 
         def traced(sql: str) -> None:
@@ -192,6 +196,24 @@ class TestBulkInsert:
         for statement in ("BEGIN", "INSERT", "COMMIT"):
             assert threads.get(statement), statement
             assert loop_thread not in threads[statement], statement
+
+    async def test_sqlite_write_starts_while_the_loop_is_busy(
+        self, sqlite_file: SQLiteDatabase, sqlite_store: BulkStore
+    ) -> None:
+        # The importer plans the next batch right after handing a batch over, without awaiting
+        # anything for tens of milliseconds: the write must already be on its thread by then.
+        db, store = sqlite_file, sqlite_store
+        committed = threading.Event()
+        db._raw.set_trace_callback(lambda sql: committed.set() if sql == "COMMIT" else None)
+        try:
+            writing = asyncio.ensure_future(store.insert([new_customer()], now_micros()))
+            await asyncio.sleep(0)  # the write task runs up to its first wait
+            # The loop's thread now blocks, as a busy importer does, without a turn of the loop.
+            assert committed.wait(timeout=10)
+            await writing
+        finally:
+            db._raw.set_trace_callback(None)
+        assert (await counts(db, "acct"))[0] == 1
 
     async def test_sqlite_reads_beside_a_write_wait_for_it_and_see_its_rows(
         self, sqlite_file: SQLiteDatabase

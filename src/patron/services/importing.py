@@ -26,7 +26,7 @@ from patron.domain.errors import FieldError
 from patron.domain.ids import new_id, now_micros
 from patron.services.customers import with_pushes
 from patron.storage.bulk import BulkStore, Holder, NewCustomer
-from patron.storage.database import UniqueViolation
+from patron.storage.database import BulkRows, UniqueViolation
 
 Outcome = Literal["created", "skipped", "error"]
 
@@ -64,11 +64,13 @@ class Planned:
 @dataclass(slots=True)
 class Checked:
     """A batch after the checks that need no database: each row with its error result or the key
-    it is matched by, and the ids and alias values to look up."""
+    it is matched by, the ids and alias values to look up, and (once looked up) their holders."""
 
     rows: list[tuple[ImportRow, RowResult | None, str | None]] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     values: list[str] = field(default_factory=list)
+    id_holders: dict[str, Holder] = field(default_factory=dict)
+    alias_holders: dict[str, Holder] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -143,43 +145,70 @@ class ImportService:
                 counts.add(result.result)
                 on_result(result)
 
-        # While a batch is written the next one is read, checked, planned and sent as well
-        # (`BulkStore.batches_in_flight`): a batch's write is client work (its rows built and
-        # encoded) and then the database's, and with one at a time each side waited for the
-        # other (docs/performance.md, "Session 7: import"). Results are reported in file order.
-        # A clash with a concurrent writer is caught by the unique indexes, and that batch is
-        # then written row by row.
-        writing: deque[tuple[asyncio.Task[list[RowResult]], dict[str, str]]] = deque()
+        # While a batch is written the next ones are read, checked, looked up, planned and
+        # their rows built (`BulkStore.batches_in_flight` batches may be written at once): with
+        # one side at a time, each waited for the other (docs/performance.md, "Session 7: import"
+        # and "Session 8: import"). A batch is looked up before the write of the batch before it
+        # begins: on SQLite the look-ups share the one connection with the writes, so this is
+        # the one moment they wait for nothing. Whatever the batches not yet committed at that
+        # moment take counts as held by earlier rows of this import, as it will once they commit.
+        # Results are reported in file order. A clash with a concurrent writer is caught by the
+        # unique indexes, and that batch is then written row by row. `writing`: each batch being
+        # written, as its write, what it takes, and its plan.
+        writing: deque[
+            tuple[asyncio.Task[dict[str, FieldError]], dict[str, str], list[RowResult | Planned]]
+        ] = deque()
         analyzing: asyncio.Task[None] | None = None
         iterator: Iterator[ImportRow] = iter(rows)
         batches = 0
+
+        async def read_and_check() -> Checked | None:
+            nonlocal batches, analyzing
+            batch = await self._read(iterator)
+            if not batch:
+                return None
+            batches += 1
+            if batches & (batches - 1) == 0 and batches > 1 and analyzing is None:
+                # Before batches 2, 4, 8, ...: the tables have doubled since statistics were
+                # read. On a connection of its own, alongside the batches (ANALYZE blocks no
+                # insert).
+                analyzing = asyncio.ensure_future(self._store.refresh_statistics())
+            return self._check(batch)
+
         await self._store.prepare()
         try:
-            while batch := await self._read(iterator):
-                batches += 1
-                if batches & (batches - 1) == 0 and batches > 1 and analyzing is None:
-                    # Before batches 2, 4, 8, ...: the tables have doubled since statistics were
-                    # read. On a connection of its own, alongside the batches (ANALYZE blocks no
-                    # insert).
-                    analyzing = asyncio.ensure_future(self._store.refresh_statistics())
-                checked = self._check(batch)
+            checked = await read_and_check()
+            if checked is not None:
+                await self._look_up(checked, {})
+            while checked is not None:
+                planned, taken = self._plan(checked)
+                new = [p.customer for p in planned if isinstance(p, Planned)]
+                rows_of_new = self._store.rows(new, now_micros()) if new else []
+                following = await read_and_check()
+                written: list[RowResult] = []
                 if len(writing) == self._store.batches_in_flight:
-                    report(await writing.popleft()[0])
-                # What the batches still being written take: their rows are not visible to
-                # this batch's look-ups yet.
-                in_flight: dict[str, str] = {}
-                for _, taken in writing:
-                    in_flight.update(taken)
-                planned, taken = await self._plan(checked, in_flight)
-                writing.append((asyncio.ensure_future(self._finish(planned)), taken))
+                    write, _, done = writing.popleft()
+                    written = self._results(done, await write)
+                if following is not None:
+                    in_flight = dict(taken)
+                    for _, earlier, _ in writing:
+                        in_flight.update(earlier)
+                    await self._look_up(following, in_flight)
+                writing.append(
+                    (asyncio.ensure_future(self._write(new, rows_of_new)), taken, planned)
+                )
+                await asyncio.sleep(0)  # the write starts before anything else is done
+                report(written)
+                checked = following
                 if analyzing is not None and analyzing.done():
                     await analyzing
                     analyzing = None
             while writing:
-                report(await writing.popleft()[0])
+                write, _, done = writing.popleft()
+                report(self._results(done, await write))
         except BaseException:
             # The batches still being written roll back; nothing is left running.
-            unfinished = [task for task, _ in writing] + ([analyzing] if analyzing else [])
+            unfinished = [task for task, _, _ in writing] + ([analyzing] if analyzing else [])
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
@@ -192,8 +221,8 @@ class ImportService:
 
     async def _read(self, rows: Iterator[ImportRow]) -> list[ImportRow]:
         """The next batch. Reading decodes, which takes a while: the loop is given a turn every
-        few rows, so the write in flight starts its next table as soon as the last one is done
-        instead of when the whole batch is read."""
+        few rows, so that the writes in flight go on (on PostgreSQL the loop sends their rows)
+        and one that has finished is noticed."""
         batch: list[ImportRow] = []
         while len(batch) < self._batch_size:
             wanted = min(_ROWS_PER_TURN, self._batch_size - len(batch))
@@ -218,19 +247,21 @@ class ImportService:
             checked.rows.append((row, result, key))
         return checked
 
-    async def _plan(
-        self, checked: Checked, in_flight: dict[str, str]
-    ) -> tuple[list[RowResult | Planned], dict[str, str]]:
-        """Each row's result, or the customer to create for it, in file order; and what the
-        created ones take (each id and alias, to the customer that takes it). `in_flight`: what
-        the batches still being written take, which counts as held by earlier rows of this
-        import, as it will once they commit."""
+    async def _look_up(self, checked: Checked, in_flight: dict[str, str]) -> None:
+        """Finds who holds the batch's ids and alias values. `in_flight`: what batches not yet
+        committed take (each id and alias, to the customer that takes it), which counts as held
+        by earlier rows of this import, as it will once they commit."""
         ids, values = checked.ids, checked.values
-        id_holders = await self._store.id_holders(ids)
-        alias_holders = await self._store.alias_holders(values)
+        checked.id_holders = await self._store.id_holders(ids)
+        checked.alias_holders = await self._store.alias_holders(values)
         if in_flight:
-            self._hold(in_flight, ids, id_holders, ids_only=True)
-            self._hold(in_flight, values, alias_holders, ids_only=False)
+            self._hold(in_flight, ids, checked.id_holders, ids_only=True)
+            self._hold(in_flight, values, checked.alias_holders, ids_only=False)
+
+    def _plan(self, checked: Checked) -> tuple[list[RowResult | Planned], dict[str, str]]:
+        """Each row's result, or the customer to create for it, in file order; and what the
+        created ones take (each id and alias, to the customer that takes it)."""
+        id_holders, alias_holders = checked.id_holders, checked.alias_holders
         claimed: dict[str, int] = {}  # id or alias -> the line of this batch that takes it
         planned = [
             self._decide(row, key, id_holders, alias_holders, claimed) if result is None else result
@@ -315,8 +346,10 @@ class ImportService:
             integration_ids = with_pushes(written, draft.push_to_integrations)
         return Planned(row.line, NewCustomer(customer_id, draft, integration_ids))
 
-    async def _finish(self, planned: list[RowResult | Planned]) -> list[RowResult]:
-        failed = await self._write([p.customer for p in planned if isinstance(p, Planned)])
+    def _results(
+        self, planned: list[RowResult | Planned], failed: dict[str, FieldError]
+    ) -> list[RowResult]:
+        """Each row's result once its batch is written; `failed`: the customers that were not."""
         results: list[RowResult] = []
         for item in planned:
             if isinstance(item, RowResult):
@@ -329,12 +362,13 @@ class ImportService:
                 results.append(RowResult(item.line, "created", customer_id))
         return results
 
-    async def _write(self, new: list[NewCustomer]) -> dict[str, FieldError]:
-        """Writes the batch; on a clash, each row alone. Answers the rows that failed, and why."""
+    async def _write(self, new: list[NewCustomer], rows: list[BulkRows]) -> dict[str, FieldError]:
+        """Writes the batch (`rows`, made of `new`); on a clash, each customer alone. Answers
+        the ones that failed, and why."""
         if not new:
             return {}
         try:
-            await self._store.insert(new, now_micros())
+            await self._store.write(rows)
             return {}
         except UniqueViolation:
             pass

@@ -20,7 +20,7 @@ from patron.domain.customers import CustomerDraft, IntegrationId, email_key
 from patron.domain.enums import CustomerStatus
 from patron.domain.ids import new_ids
 from patron.storage.customers import editable_values
-from patron.storage.database import Database
+from patron.storage.database import BulkRows, Database
 
 _CUSTOMERS = (
     "id",
@@ -69,9 +69,10 @@ _PROPERTIES = ("account_id", "customer_id", "key", "value")
 _TABLES = ("customers", "contacts", "aliases", "integration_ids", "customer_properties")
 
 # Pages (4 KiB) of WAL before SQLite copies them back into the database file. The default, 1,000,
-# checkpoints every few batches, rewriting the same index pages each time (and each checkpoint ends
-# in an fsync); 16,000 (64 MiB) lets a page changed by many batches be copied back once.
-_SQLITE_CHECKPOINT_PAGES = 16_000
+# checkpoints every few batches, rewriting the same index pages each time, and each checkpoint ends
+# in an fsync that the write waits for; 64,000 (256 MiB) lets a page changed by many batches be
+# copied back once (16,000 cost a 1M import ~6 s more: docs/performance.md, "Session 8: import").
+_SQLITE_CHECKPOINT_PAGES = 64_000
 
 
 @dataclass(slots=True)  # one per imported row: not frozen, which costs 4 times as much to make
@@ -192,8 +193,19 @@ class BulkStore:
 
     async def insert(self, customers: Sequence[NewCustomer], at: int) -> None:
         """All of `customers` in one transaction, or none (UniqueViolation on a clash)."""
+        await self.write(self.rows(customers, at))
+
+    async def write(self, rows: Sequence[BulkRows]) -> None:
+        """Rows made by `rows`, in one transaction, or none (UniqueViolation on a clash)."""
+        await self._db.bulk_insert(
+            rows, setup=["SET LOCAL session_replication_role = replica"] if self._replica else []
+        )
+
+    def rows(self, customers: Sequence[NewCustomer], at: int) -> list[BulkRows]:
+        """The rows of each table that make `customers`, created at `at`. Made apart from the
+        write so that the importer builds a batch's rows while the one before is written."""
         account = self._account
-        rows: list[tuple[Any, ...]] = []
+        customer_rows: list[tuple[Any, ...]] = []
         contacts: list[tuple[Any, ...]] = []
         aliases: list[tuple[Any, ...]] = []
         integration_ids: list[tuple[Any, ...]] = []
@@ -204,7 +216,7 @@ class BulkStore:
         active = CustomerStatus.ACTIVE.value
         for c in customers:
             d, cid = c.draft, c.id
-            rows.append(
+            customer_rows.append(
                 (
                     cid,
                     account,
@@ -232,13 +244,10 @@ class BulkStore:
             if d.custom_properties:
                 for k, v in d.custom_properties.items():
                     properties.append((account, cid, k, v))
-        await self._db.bulk_insert(
-            [
-                ("customers", _CUSTOMERS, rows),
-                ("contacts", _CONTACTS, contacts),
-                ("aliases", _ALIASES, aliases),
-                ("integration_ids", _INTEGRATION_IDS, integration_ids),
-                ("customer_properties", _PROPERTIES, properties),
-            ],
-            setup=["SET LOCAL session_replication_role = replica"] if self._replica else [],
-        )
+        return [
+            ("customers", _CUSTOMERS, customer_rows),
+            ("contacts", _CONTACTS, contacts),
+            ("aliases", _ALIASES, aliases),
+            ("integration_ids", _INTEGRATION_IDS, integration_ids),
+            ("customer_properties", _PROPERTIES, properties),
+        ]

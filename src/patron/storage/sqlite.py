@@ -192,7 +192,11 @@ class SQLiteDatabase:
         async with self._write_lock:
             self._writer = asyncio.current_task()
             try:
-                writing = asyncio.ensure_future(asyncio.to_thread(self._write_all, statements))
+                # Handed to the thread now: `to_thread` would start it only at the caller's next
+                # await, and the importer plans its next batch first (tens of milliseconds).
+                writing = asyncio.get_running_loop().run_in_executor(
+                    None, self._write_all, statements
+                )
                 try:
                     await asyncio.shield(writing)
                 except asyncio.CancelledError:
