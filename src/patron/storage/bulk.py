@@ -134,7 +134,8 @@ class BulkStore:
         """How many batches may be on their way at once, each written in its own transaction
         (docs/import.md, "Speed"): on PostgreSQL two, on two connections, so that one batch's
         rows are built and sent while the server indexes the other's. SQLite has one writer and
-        one connection: the next batch's look-ups wait for the write anyway."""
+        one connection: one, while the importer prepares the next batch (its look-ups run
+        between two writes)."""
         return 1 if self._db.dialect.name == "sqlite" else 2
 
     @property
