@@ -9,8 +9,9 @@ lacks (docs/security.md), and one setting it misses:
   this a client that connects and sends nothing, or sends its headers a byte at a time
   (slowloris), holds a connection forever.
 
-And one saving: a response's head and body leave in one write (`_OneWrite`), where uvicorn writes
-them separately.
+And two savings: a response's head and body leave in one write (`_OneWrite`), where uvicorn writes
+them separately; and the single-process server takes every waiting connection at once
+(`patron.eager_listener`), where uvloop takes one per turn of the loop.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from patron.api.errors import envelope
 from patron.config import Settings
+from patron.eager_listener import EagerListener, take_over
 from patron.logs import log_config
 
 
@@ -276,6 +278,25 @@ class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, *, drain_seconds: float) -> None:
         super().__init__(config)
         self._drain_seconds = drain_seconds
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.started or self.config.ssl is not None:
+            return
+        # The loop's own listeners accept one connection per turn of the loop under uvloop: the
+        # same sockets, served by a listener that takes every waiting connection at once.
+        config, state = self.config, self.server_state
+
+        def protocol() -> asyncio.Protocol:
+            # As uvicorn's startup makes them.
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=state, app_state=self.lifespan.state
+            )
+
+        listeners: list[Any] = [
+            EagerListener(take_over(server), protocol, config.backlog) for server in self.servers
+        ]
+        self.servers = listeners
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
