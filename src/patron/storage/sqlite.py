@@ -147,20 +147,33 @@ class SQLiteDatabase:
             raise RuntimeError("this task holds the SQLite write transaction already")
         if best_effort and self._write_lock.locked():
             raise Unavailable("The database is taking another write")
+        async with self._writing():
+            with self._transaction(wait=not best_effort):
+                yield self._connection
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """This task holds the connection for a write."""
         async with self._write_lock:
             self._writer = asyncio.current_task()
             try:
-                with _unavailable_when_stuck():
-                    self._begin(wait=not best_effort)
-                try:
-                    yield self._connection
-                except BaseException:
-                    self._raw.execute("ROLLBACK")
-                    raise
-                with _unavailable_when_stuck():
-                    self._raw.execute("COMMIT")
+                yield
             finally:
                 self._writer = None
+
+    @contextmanager
+    def _transaction(self, *, wait: bool) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the body raises; on whichever thread
+        the body runs."""
+        with _unavailable_when_stuck():
+            self._begin(wait=wait)
+        try:
+            yield
+        except BaseException:
+            self._raw.execute("ROLLBACK")
+            raise
+        with _unavailable_when_stuck():
+            self._raw.execute("COMMIT")
 
     def _begin(self, wait: bool) -> None:
         if wait:
@@ -189,35 +202,21 @@ class SQLiteDatabase:
                     f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?)"
                 )
                 statements.append((insert, (msgspec.json.encode(records),)))
-        async with self._write_lock:
-            self._writer = asyncio.current_task()
+        async with self._writing():
+            # Handed to the thread now: `to_thread` would start it only at the caller's next
+            # await, and the importer plans its next batch first (tens of milliseconds).
+            writing = asyncio.get_running_loop().run_in_executor(None, self._write_all, statements)
             try:
-                # Handed to the thread now: `to_thread` would start it only at the caller's next
-                # await, and the importer plans its next batch first (tens of milliseconds).
-                writing = asyncio.get_running_loop().run_in_executor(
-                    None, self._write_all, statements
-                )
-                try:
-                    await asyncio.shield(writing)
-                except asyncio.CancelledError:
-                    # The thread cannot be stopped: keep the connection until it is done with it.
-                    await asyncio.wait([writing])
-                    raise
-            finally:
-                self._writer = None
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                # The thread cannot be stopped: keep the connection until it is done with it.
+                await asyncio.wait([writing])
+                raise
 
     def _write_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-        with _unavailable_when_stuck():
-            self._begin(wait=True)
-        try:
-            with _unique_violations():
-                for sql, args in statements:
-                    self._raw.execute(sql, args)
-        except BaseException:
-            self._raw.execute("ROLLBACK")
-            raise
-        with _unavailable_when_stuck():
-            self._raw.execute("COMMIT")
+        with self._transaction(wait=True), _unique_violations():
+            for sql, args in statements:
+                self._raw.execute(sql, args)
 
     async def check_writable(self) -> None:
         async with self.transaction() as conn:
