@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 
 import httpx
 import pytest
@@ -155,7 +156,10 @@ class TestErrors:
         assert mine.headers["x-request-id"] == "trace-123"
         made = await client.get("/customers", headers={"X-Request-Id": "bad id\twith spaces"})
         assert made.headers["x-request-id"] not in ("", "bad id\twith spaces")
-        assert (await client.get("/customers")).headers["x-request-id"]
+        fresh = {(await client.get("/customers")).headers["x-request-id"] for _ in range(50)}
+        # 128 bits as 32 hex digits, a different one each time.
+        assert len(fresh) == 50
+        assert all(re.fullmatch("[0-9a-f]{32}", made) for made in fresh)
 
     async def test_an_unexpected_error_is_a_logged_500_without_detail(
         self,

@@ -7,6 +7,7 @@ recorded (uvloop's cannot be patched); the client is a raw socket."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from patron.server import GuardedHttpToolsProtocol
 
@@ -194,3 +195,31 @@ class TestOneWrite:
             writer.close()
         assert len(writes) == 5
         assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and w.endswith(BODY) for w in writes)
+
+
+class TestFreedWithoutTheCollector:
+    @pytest.mark.parametrize("app", [fixed, "streamed"])
+    async def test_finished_requests_leave_no_reference_cycle(self, app: Any) -> None:
+        # The writer holds its cycle only until the head goes: a cycle that is its writer's
+        # transport and holds it back would wait for the garbage collector, with its scope,
+        # headers and task, after every request (docs/performance.md, Session 9).
+        async def streamed(scope: Scope, receive: Receive, send: Send) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": BODY, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
+        gc.collect()
+        gc.disable()
+        try:
+            async with serving(
+                streamed if app == "streamed" else app, GuardedHttpToolsProtocol
+            ) as port:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                for _ in range(20):
+                    writer.write(GET)
+                    await asyncio.wait_for(reader.readuntil(BODY), 5)
+                alive = sum(isinstance(o, RequestResponseCycle) for o in gc.get_objects())
+                writer.close()
+        finally:
+            gc.enable()
+        assert alive <= 1  # the connection's current cycle

@@ -3,7 +3,7 @@ render the result or the error. A keyed POST goes through api/idempotency.py."""
 
 from __future__ import annotations
 
-import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,8 +70,10 @@ def _basic_credentials(header: str | None) -> tuple[str, str]:
     if scheme.lower() != "basic" or not encoded.strip():
         raise Unauthenticated("Unsupported authorization scheme: use HTTP Basic")
     try:
-        # ValueError covers binascii.Error and the non-ASCII text b64decode refuses.
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        # What b64decode(validate=True) accepts, checked in C: it checks with a regular
+        # expression, ~2 % of a GET by id's CPU. ValueError covers binascii.Error and the
+        # non-ASCII text it refuses.
+        decoded = binascii.a2b_base64(encoded.strip(), strict_mode=True).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise Unauthenticated("Malformed Basic credentials") from exc
     client_id, colon, secret = decoded.partition(":")

@@ -5,9 +5,9 @@ request (patron.logs)."""
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
+from random import getrandbits
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,8 +25,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 def request_id_of(given: bytes) -> str:
     """The request's id: the client's `X-Request-Id` when it is a sane token, else a new one."""
     text = given.decode("latin-1")
-    # 128 random bits as 32 hex digits, as uuid4().hex gave, at a fifth of its cost.
-    return text if text and _REQUEST_ID.match(text) else os.urandom(16).hex()
+    # 128 random bits as 32 hex digits, as uuid4().hex gave. An id names a request in the logs;
+    # it guards nothing, so Python's own generator (reseeded in a forked worker) serves: the
+    # system's costs a system call on every request (docs/performance.md, Session 9).
+    return text if text and _REQUEST_ID.match(text) else f"{getrandbits(128):032x}"
 
 
 def log_access(scope: Scope, request_id: str, status: int, began: float) -> None:
