@@ -15,6 +15,10 @@ writer and checkpointer, from /proc; for pgbench, whose backends exit with it, t
 time less pgbench's own) and, for Patron, the server's. pgbench's own CPU is small: what it
 reaches is about the most any client could get from this PostgreSQL for Patron's create, on
 this machine.
+
+`--clients C --per-transaction K --pgbench-only`: pgbench alone, with C connections, each
+transaction K creates between BEGIN and COMMIT (what grouping concurrent creates into one
+transaction would save PostgreSQL: docs/performance.md, "Session 9: group commit").
 """
 
 from __future__ import annotations
@@ -120,16 +124,17 @@ def busy_seconds() -> float:
 def pgbench(script: Path, args: argparse.Namespace) -> dict[str, float]:
     # pgbench's backends exit with it, taking their CPU figures along: PostgreSQL's CPU is the
     # machine's busy time over the run less pgbench's own.
-    command = [str(PGBENCH), "-n", "-c32", "-j2", f"-T{args.seconds}", "-M", "prepared",
-               "-f", str(script), args.pg_url]  # fmt: skip
+    command = [str(PGBENCH), "-n", f"-c{args.clients}", "-j2", f"-T{args.seconds}",
+               "-M", "prepared", "-f", str(script), args.pg_url]  # fmt: skip
     before = busy_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run(command, capture_output=True, text=True)
     after = busy_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
     if run.returncode != 0:
         raise SystemExit(f"pgbench failed:\n{run.stderr}")
     client = sum(getattr(after[1], f) - getattr(before[1], f) for f in ("ru_utime", "ru_stime"))
-    done = int(_figure(r"number of transactions actually processed: (\d+)", run.stdout))
-    return {"rps": float(_figure(r"tps = ([\d.]+)", run.stdout)),
+    creates = args.per_transaction
+    done = int(_figure(r"number of transactions actually processed: (\d+)", run.stdout)) * creates
+    return {"rps": float(_figure(r"tps = ([\d.]+)", run.stdout)) * creates,
             "pgbench_cpu_us": round(client / max(1, done) * 1e6),
             "db_cpu_us": round((after[0] - before[0] - client) / max(1, done) * 1e6)}  # fmt: skip
 
@@ -142,15 +147,26 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/patron_bench")
     parser.add_argument("--auth", default="var/bench/auth-postgresql")
+    parser.add_argument("--clients", type=int, default=32, help="pgbench's connections")
+    parser.add_argument(
+        "--per-transaction", type=int, default=1, help="pgbench's creates per transaction"
+    )
+    parser.add_argument("--pgbench-only", action="store_true", help="no Patron runs")
     args = parser.parse_args()
     port = 8040 + int(os.environ.get("BENCH_PORT_OFFSET", "0"))
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "create.sql"
-        script.write_text(pgbench_script(capture(args, port, Path(tmp) / "statements.jsonl")))
+        create = pgbench_script(capture(args, port, Path(tmp) / "statements.jsonl"))
+        grouped = args.per_transaction > 1
+        script.write_text(
+            f"BEGIN;\n{create * args.per_transaction}COMMIT;\n" if grouped else create
+        )
         setup = ["psql", args.pg_url, "-qc", "CREATE SEQUENCE IF NOT EXISTS bench_post_ceiling"]
         subprocess.run(setup, check=True)
         for round_ in range(args.rounds):
             print(round_, "pgbench", pgbench(script, args), flush=True)
+            if args.pgbench_only:
+                continue
             result = measure(str(ROOT / "src"), "post", args, port)
             print(round_, "patron", result, f"load {os.getloadavg()[0]:.1f}", flush=True)
 
