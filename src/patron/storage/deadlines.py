@@ -25,10 +25,12 @@ class Deadlines:
         self._check_handle: asyncio.TimerHandle | None = None
 
     async def bounded(self, awaitable: Awaitable[T], timeout: float) -> T:
-        task = asyncio.current_task()
+        # The loop named, not looked up twice: Python 3.11 makes a system call (getpid) for each
+        # look-up of the running loop.
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("Deadlines.bounded needs a task to cancel")
-        loop = asyncio.get_running_loop()
         self._due[task] = loop.time() + timeout
         if self._check_handle is None:
             self._check_handle = loop.call_later(self._period, self._check, loop)

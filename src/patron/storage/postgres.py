@@ -237,7 +237,10 @@ class PostgresDatabase:
 
     async def _acquire(self) -> PoolConnectionProxy:
         """A pooled connection, which the caller hands back by `self._pool.release`."""
-        with _translated(on_read_only=self._read_only):
+        # `_translated` entered only on an error, here and in `fetchrow`: a generator's context
+        # manager on every acquire and keyed read is a few per cent of a GET by id
+        # (docs/performance.md, Session 9).
+        try:
             if self._acquire_timeout is None:
                 raw: PoolConnectionProxy = await self._pool.acquire()
                 return raw
@@ -245,6 +248,9 @@ class PostgresDatabase:
             # acquire, a noticeable share of a keyed read (GET by id); nor asyncio.timeout, a
             # timer per acquire (see Deadlines).
             return await self._deadlines.bounded(self._pool.acquire(), self._acquire_timeout)
+        except Exception:
+            with _translated(on_read_only=self._read_only):
+                raise
 
     @asynccontextmanager
     async def _acquired(self) -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
@@ -264,8 +270,10 @@ class PostgresDatabase:
         # `_acquired()`, two generator-based context managers around it on every request.
         raw = await self._acquire()
         try:
+            return await raw.fetchrow(sql, *args)
+        except Exception:
             with _translated(raw, self._read_only):
-                return await raw.fetchrow(sql, *args)
+                raise
         finally:
             await self._pool.release(raw)
 
