@@ -21,6 +21,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,19 @@ def wrk(port: int, scenario: str, auth: str, seconds: int) -> dict[str, Any]:
     return result
 
 
+@contextmanager
+def schema_change(url: str, on: str | None, off: str | None) -> Iterator[None]:
+    """`on` applied for the block's length (`off` undoes it after), or nothing when `on` is None."""
+    if on is None:
+        yield
+        return
+    subprocess.run(["psql", "-q", url, "-c", on], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["psql", "-q", url, "-c", off], check=True)
+
+
 def measure(src: str, scenario: str, args: argparse.Namespace, port: int) -> dict[str, Any]:
     env = {**os.environ, "PATRON_DATABASE_URL": args.pg_url, "PATRON_LOG_LEVEL": "warning",
            "PYTHONPATH": str(Path(src).resolve())}  # fmt: skip
@@ -95,13 +110,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/patron_bench")
     parser.add_argument("--auth", default="var/bench/auth")
+    parser.add_argument("--on", help="SQL applied for the B runs (one tree)")
+    parser.add_argument("--off", help="SQL undoing --on")
     args = parser.parse_args()
     sources = args.sources.split(",")
+    if (args.on is None) != (args.off is None) or (args.on and len(sources) != 1):
+        parser.error("--on and --off go together, with one tree")
+    sides = [(sources[0], None), (sources[0], args.on)] if args.on else [(s, None) for s in sources]
     for round_ in range(args.rounds):
-        for i, src in enumerate(sources):
+        for i, (src, on) in enumerate(sides):
             scenario = args.scenario.replace("{ab}", "ab"[i % 2] + str(round_))
-            result = measure(src, scenario, args, 8030 + PORT_OFFSET + i)
-            print(round_, src, scenario, result, f"load {os.getloadavg()[0]:.1f}", flush=True)
+            with schema_change(args.pg_url, on, args.off):
+                result = measure(src, scenario, args, 8030 + PORT_OFFSET + i)
+            label = f"{src} with --on" if on else src
+            print(round_, label, scenario, result, f"load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,13 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from ab import schema_change
 
 from patron.app import build_services, create_app
 from patron.config import Settings
@@ -78,10 +78,6 @@ def renewed(args: tuple[Any, ...], ids: set[str]) -> list[Any]:
     return [sub(a) for a in args]
 
 
-def psql(url: str, sql: str) -> None:
-    subprocess.run(["psql", "-q", url, "-c", sql], check=True)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -101,9 +97,7 @@ async def main() -> None:
     try:
         for _ in range(args.rounds):
             for side in sides:
-                if side == "B":
-                    psql(args.pg_url, args.on)
-                try:
+                with schema_change(args.pg_url, args.on if side == "B" else None, args.off):
                     for i in range(10 + args.runs):
                         raw = await conn.fetchval(
                             f"EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) {sql}",
@@ -119,9 +113,6 @@ async def main() -> None:
                                     sum(t["Time"] for t in plan.get("Triggers", [])),
                                 )
                             )
-                finally:
-                    if side == "B":
-                        psql(args.pg_url, args.off)
     finally:
         await conn.close()
     for side, rows in results.items():

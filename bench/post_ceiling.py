@@ -19,6 +19,10 @@ this machine.
 `--clients C --per-transaction K --pgbench-only`: pgbench alone, with C connections, each
 transaction K creates between BEGIN and COMMIT (what grouping concurrent creates into one
 transaction would save PostgreSQL: docs/performance.md, "Session 9: group commit").
+
+`--on SQL --off SQL`: each round runs pgbench twice, on the database as it is and with `--on`
+applied (`--off` undoing it): a schema change's cost to PostgreSQL per create, without the
+server's share (docs/performance.md, "Session 10: the create's triggers").
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ab import ROOT, measure
+from ab import ROOT, measure, schema_change
 
 PGBENCH = next(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), Path("pgbench"))
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -152,7 +156,11 @@ def main() -> None:
         "--per-transaction", type=int, default=1, help="pgbench's creates per transaction"
     )
     parser.add_argument("--pgbench-only", action="store_true", help="no Patron runs")
+    parser.add_argument("--on", help="SQL applied for a second pgbench run per round")
+    parser.add_argument("--off", help="SQL undoing --on")
     args = parser.parse_args()
+    if (args.on is None) != (args.off is None):
+        parser.error("--on and --off go together")
     port = 8040 + int(os.environ.get("BENCH_PORT_OFFSET", "0"))
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "create.sql"
@@ -165,6 +173,9 @@ def main() -> None:
         subprocess.run(setup, check=True)
         for round_ in range(args.rounds):
             print(round_, "pgbench", pgbench(script, args), flush=True)
+            if args.on:
+                with schema_change(args.pg_url, args.on, args.off):
+                    print(round_, "pgbench with --on", pgbench(script, args), flush=True)
             if args.pgbench_only:
                 continue
             result = measure(str(ROOT / "src"), "post", args, port)

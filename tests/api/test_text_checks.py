@@ -56,6 +56,7 @@ class TestBasicCredentials:
     @example("aWQ6 c2VjcmV0")
     def test_accepts_exactly_what_the_plain_decoding_accepts(self, encoded: str) -> None:
         decoded = _plain_decoding(encoded)
+        client_id: str | None
         try:
             client_id, secret = _basic_credentials(f"Basic {encoded}")
         except Unauthenticated:

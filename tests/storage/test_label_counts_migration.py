@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import asyncpg
 import pytest
 
 from patron.domain.customers import Address, ContactDraft, CustomerDraft
@@ -23,22 +20,6 @@ from patron.storage.database import Database
 from patron.storage.migrate import migrate
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-async def fresh_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
-    if not database_url.startswith("postgres"):
-        yield f"sqlite:///{tmp_path / 'backfill.db'}"
-        return
-    base, name = database_url.rsplit("/", 1)
-    fresh = f"{name}_backfill_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(f"{base}/postgres")
-    try:
-        await admin.execute(f"CREATE DATABASE {fresh}")
-        yield f"{base}/{fresh}"
-        await admin.execute(f"DROP DATABASE {fresh} WITH (FORCE)")
-    finally:
-        await admin.close()
 
 
 def labelled(label: str | None) -> NewCustomer:
