@@ -139,13 +139,13 @@ class CustomerService:
         if draft.parent_id is not None:
             joined = await join_parent(unit, customer_id, draft.parent_id, at)
             return await load(unit, customer_id), joined
-        created = dataclasses.replace(
-            customer,
-            contacts=contacts,
-            integration_ids=integration_ids,
-            custom_properties=dict(sorted(properties.items())),
-        )
-        return created, None
+        # `insert` made the customer with new, empty collections, and nothing else holds it yet:
+        # filled in place, not rebuilt (`dataclasses.replace` of its 19 fields was ~3 % of a
+        # create's instructions).
+        customer.contacts.extend(contacts)
+        customer.integration_ids.extend(integration_ids)
+        customer.custom_properties.update(sorted(properties.items()))
+        return customer, None
 
     async def update(
         self,

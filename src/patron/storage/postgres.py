@@ -141,40 +141,58 @@ class PostgresConnection:
         """Whether its transaction has sent nothing yet (its first statement may be its last)."""
         return not self._ready and not self.sent_alone
 
+    # The statements enter `_translated` only on an error, as `PostgresDatabase.fetchrow` does:
+    # a generator's context manager around every statement is a per cent of a create.
+
     async def fetch_last(self, sql: str, *args: Any) -> list[Row]:
         """The transaction's last statement. When it is also the first, it is sent alone,
         without BEGIN and COMMIT (one round trip instead of three): a single statement is atomic
         by itself. Nothing may be sent after it."""
         if not self.untouched:
             return await self.fetch(sql, *args)
-        with self._translated():
+        try:
             rows = list(await self._raw.fetch(sql, *args))
+        except Exception:
+            with self._translated():
+                raise
         self.sent_alone = True
         return rows
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         if not self._ready:
             await self._start()
-        with self._translated():
+        try:
             return list(await self._raw.fetch(sql, *args))
+        except Exception:
+            with self._translated():
+                raise
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         if not self._ready:
             await self._start()
-        with self._translated():
+        try:
             return await self._raw.fetchrow(sql, *args)
+        except Exception:
+            with self._translated():
+                raise
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         if not self._ready:
             await self._start()
-        with self._translated():
+        try:
             return await self._raw.fetchval(sql, *args)
+        except Exception:
+            with self._translated():
+                raise
 
     async def execute(self, sql: str, *args: Any) -> int:
         if not self._ready:
             await self._start()
-        with self._translated():
+        try:
             status = await self._raw.execute(sql, *args)
+        except Exception:
+            with self._translated():
+                raise
         # The status tag ends with the row count: "UPDATE 1", "INSERT 0 1".
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
@@ -279,7 +297,9 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self, *, best_effort: bool = False) -> AsyncIterator[PostgresConnection]:
-        async with self._acquired() as raw:
+        # The connection by hand, as in `fetchrow`: every write goes through here.
+        raw = await self._acquire()
+        try:
             # BEGIN goes out with the first statement (none for a block that sends nothing).
             tx = raw.transaction()
             connection = PostgresConnection(raw, None if best_effort else self._read_only, begin=tx)
@@ -301,6 +321,8 @@ class PostgresDatabase:
             if connection.began:
                 with connection._translated():
                     await tx.commit()
+        finally:
+            await self._pool.release(raw)
 
     def read_beside(self) -> contextlib.AbstractAsyncContextManager[PostgresConnection]:
         return self.read()
