@@ -110,13 +110,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/patron_bench")
     parser.add_argument("--auth", default="var/bench/auth")
-    parser.add_argument("--on", help="SQL applied for the B runs (one tree)")
+    parser.add_argument("--on", help="SQL applied for the B runs (the second tree's)")
     parser.add_argument("--off", help="SQL undoing --on")
     args = parser.parse_args()
     sources = args.sources.split(",")
-    if (args.on is None) != (args.off is None) or (args.on and len(sources) != 1):
-        parser.error("--on and --off go together, with one tree")
-    sides = [(sources[0], None), (sources[0], args.on)] if args.on else [(s, None) for s in sources]
+    if (args.on is None) != (args.off is None) or (args.on and len(sources) > 2):
+        parser.error("--on and --off go together, with one or two trees")
+    sides = (
+        [(sources[0], None), (sources[-1], args.on)] if args.on else [(s, None) for s in sources]
+    )
     for round_ in range(args.rounds):
         for i, (src, on) in enumerate(sides):
             scenario = args.scenario.replace("{ab}", "ab"[i % 2] + str(round_))
