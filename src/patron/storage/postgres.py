@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -37,6 +37,7 @@ from patron.storage.database import (
 from patron.storage.deadlines import Deadlines
 
 log = logging.getLogger("patron.storage")
+T = TypeVar("T")
 
 # Errors that say "no writable primary here right now", not "this statement is wrong": the server
 # is unreachable or slow (OSError, TimeoutError included), shutting down or starting up (class 57),
@@ -141,8 +142,25 @@ class PostgresConnection:
         """Whether its transaction has sent nothing yet (its first statement may be its last)."""
         return not self._ready and not self.sent_alone
 
-    # The statements enter `_translated` only on an error, as `PostgresDatabase.fetchrow` does:
-    # a generator's context manager around every statement is a per cent of a create.
+    async def _run(
+        self,
+        method: Callable[..., Awaitable[T]],
+        sql: str,
+        args: tuple[Any, ...],
+        *,
+        alone: bool = False,
+    ) -> T:
+        """One of asyncpg's statement methods, after BEGIN when that is still to go (unless the
+        statement goes `alone`). Enters `_translated` only on an error, as
+        `PostgresDatabase.fetchrow` does: a generator's context manager around every statement
+        was a per cent of a create."""
+        if not (alone or self._ready):
+            await self._start()
+        try:
+            return await method(sql, *args)
+        except Exception:
+            with self._translated():
+                raise
 
     async def fetch_last(self, sql: str, *args: Any) -> list[Row]:
         """The transaction's last statement. When it is also the first, it is sent alone,
@@ -150,49 +168,21 @@ class PostgresConnection:
         by itself. Nothing may be sent after it."""
         if not self.untouched:
             return await self.fetch(sql, *args)
-        try:
-            rows = list(await self._raw.fetch(sql, *args))
-        except Exception:
-            with self._translated():
-                raise
+        rows = list(await self._run(self._raw.fetch, sql, args, alone=True))
         self.sent_alone = True
         return rows
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        if not self._ready:
-            await self._start()
-        try:
-            return list(await self._raw.fetch(sql, *args))
-        except Exception:
-            with self._translated():
-                raise
+        return list(await self._run(self._raw.fetch, sql, args))
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        if not self._ready:
-            await self._start()
-        try:
-            return await self._raw.fetchrow(sql, *args)
-        except Exception:
-            with self._translated():
-                raise
+        return await self._run(self._raw.fetchrow, sql, args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        if not self._ready:
-            await self._start()
-        try:
-            return await self._raw.fetchval(sql, *args)
-        except Exception:
-            with self._translated():
-                raise
+        return await self._run(self._raw.fetchval, sql, args)
 
     async def execute(self, sql: str, *args: Any) -> int:
-        if not self._ready:
-            await self._start()
-        try:
-            status = await self._raw.execute(sql, *args)
-        except Exception:
-            with self._translated():
-                raise
+        status = await self._run(self._raw.execute, sql, args)
         # The status tag ends with the row count: "UPDATE 1", "INSERT 0 1".
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0

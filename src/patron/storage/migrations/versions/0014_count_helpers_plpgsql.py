@@ -8,7 +8,7 @@ of its statement for the life of the connection. The same statement, the same ar
 same transaction: only where its plan comes from changes.
 
 Measured with pgbench sending Patron's create statement (docs/performance.md, "Session 10: the
-create's triggers"): PostgreSQL's CPU per create 778 → 700 µs.
+create's triggers"): PostgreSQL's CPU per create 763 to 774 µs → 682 to 694 µs.
 
 SQLite: unchanged (its counts are trigger bodies, no functions).
 
