@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import asyncpg
@@ -145,19 +146,20 @@ class PostgresConnection:
     async def _run(
         self,
         method: Callable[..., Awaitable[T]],
-        sql: str,
-        args: tuple[Any, ...],
+        first: str,
+        args: Sequence[Any],
         *,
         alone: bool = False,
     ) -> T:
-        """One of asyncpg's statement methods, after BEGIN when that is still to go (unless the
-        statement goes `alone`). Enters `_translated` only on an error, as
-        `PostgresDatabase.fetchrow` does: a generator's context manager around every statement
-        was a per cent of a create."""
+        """`method(first, *args)`, one of asyncpg's statement methods (`first` the statement, or
+        the table of a COPY), after BEGIN when that is still to go (unless the statement goes
+        `alone`). `args` is passed on as the caller's tuple, not packed again: a create has ~75.
+        Enters `_translated` only on an error, as `PostgresDatabase.fetchrow` does: a generator's
+        context manager around every statement was a per cent of a create."""
         if not (alone or self._ready):
             await self._start()
         try:
-            return await method(sql, *args)
+            return await method(first, *args)
         except Exception:
             with self._translated():
                 raise
@@ -188,19 +190,14 @@ class PostgresConnection:
         return int(tail) if tail.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if not self._ready:
-            await self._start()
-        with self._translated():
-            await self._raw.executemany(sql, rows)
+        await self._run(self._raw.executemany, sql, (rows,))
 
     async def copy_records(
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
     ) -> None:
-        if not self._ready:
-            await self._start()
         # COPY: one round trip and no per-row statement, several times a multi-row INSERT.
-        with self._translated():
-            await self._raw.copy_records_to_table(table, records=records, columns=list(columns))
+        copy = partial(self._raw.copy_records_to_table, records=records, columns=list(columns))
+        await self._run(copy, table, ())
 
 
 class PostgresDatabase:
@@ -260,22 +257,21 @@ class PostgresDatabase:
             with _translated(on_read_only=self._read_only):
                 raise
 
-    @asynccontextmanager
-    async def _acquired(self) -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
-        raw = await self._acquire()
-        try:
-            yield raw
-        finally:
-            await self._pool.release(raw)
+    # `read`, `fetchrow` and `transaction` each take their connection by hand (`_acquire`, then
+    # `self._pool.release`): a shared context manager around it was one more generator per
+    # request.
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PostgresConnection]:
-        async with self._acquired() as raw:
+        raw = await self._acquire()
+        try:
             yield PostgresConnection(raw, self._read_only)
+        finally:
+            await self._pool.release(raw)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        # The lone keyed read of GET by id: the connection by hand, without `read()` and
-        # `_acquired()`, two generator-based context managers around it on every request.
+        # The lone keyed read of GET by id: without `read()`'s context manager and the
+        # `PostgresConnection` it makes.
         raw = await self._acquire()
         try:
             return await raw.fetchrow(sql, *args)
@@ -287,7 +283,6 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self, *, best_effort: bool = False) -> AsyncIterator[PostgresConnection]:
-        # The connection by hand, as in `fetchrow`: every write goes through here.
         raw = await self._acquire()
         try:
             # BEGIN goes out with the first statement (none for a block that sends nothing).
