@@ -1,0 +1,120 @@
+"""PostgreSQL: a customer write no longer locks its account's row.
+
+Every foreign-key check takes a KEY SHARE lock on the row it finds. Before this migration a
+create checked the account's row eight times (the customer, two contacts, two custom properties,
+three events). Every concurrent create of the account locked that one row, so PostgreSQL made
+a new MultiXact for almost every create: 14,336 MultiXacts for 14,406 creates, with seven
+members each, at 10 pgbench clients. Each one is written to the MultiXact SLRU and to the WAL,
+under one lock. At 2,500 creates a second that is also ~17,000 member entries a second, which
+autovacuum must freeze before they wrap around.
+
+What the references meant, and what replaces them:
+
+- **The per-customer tables** (contacts, custom properties, aliases, integration ids) checked
+  their `account_id` and their `customer_id` separately: nothing said they were the same
+  account. They now reference `customers (account_id, id)`, one check that the row's customer
+  belongs to the row's account, on the customer's row (which a create has just inserted). That is
+  stronger than before. `ON DELETE CASCADE` is kept. `customers_account_id` becomes unique, which
+  the reference needs; `(account_id, id)` was unique already through the primary key `(id)`.
+- **Customers, events and the counts** (customers, labels, custom properties: each a row per
+  account and stripe, upserted by the triggers, so a new stripe's first insert was checked) no
+  longer reference `accounts`. Accounts are permanent:
+  `accounts_permanent` refuses deleting an account, changing its id and truncating the table,
+  so no reference to an account can dangle. An account id is only ever written from an
+  authenticated credential (which keeps its reference) or from `patron import --account`,
+  which looks the account up by name.
+- The other references to `accounts` stay. Those tables are written by other requests
+  (organizations, payment settings, webhooks, idempotency keys, credentials).
+
+SQLite: unchanged. It has one writer and no row locks, so its checks cost no contention.
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+CHILDREN = ("contacts", "customer_properties", "aliases", "integration_ids")
+_UNREFERENCED = ("customers", "events", "customer_counts", "label_counts", "property_counts")
+
+
+def _index(unique: bool) -> list[str]:
+    """`customers_account_id` rebuilt, unique or not, under its own name."""
+    kind = "UNIQUE INDEX" if unique else "INDEX"
+    return [
+        f"CREATE {kind} customers_account_id_next ON customers (account_id, id)",
+        "DROP INDEX customers_account_id",
+        "ALTER INDEX customers_account_id_next RENAME TO customers_account_id",
+    ]
+
+
+UPGRADE = [
+    *_index(unique=True),
+    *(
+        statement
+        for table in CHILDREN
+        for statement in (
+            f"ALTER TABLE {table} DROP CONSTRAINT {table}_account_id_fkey",
+            f"ALTER TABLE {table} DROP CONSTRAINT {table}_customer_id_fkey",
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_customer_fkey"
+            " FOREIGN KEY (account_id, customer_id) REFERENCES customers (account_id, id)"
+            " ON DELETE CASCADE",
+        )
+    ),
+    *(f"ALTER TABLE {table} DROP CONSTRAINT {table}_account_id_fkey" for table in _UNREFERENCED),
+    """
+    CREATE FUNCTION patron_accounts_permanent() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'accounts are permanent: customer records and events refer to them'
+                USING ERRCODE = 'PA002';
+        END
+    $$
+    """,
+    "CREATE TRIGGER accounts_permanent BEFORE DELETE OR UPDATE OF id ON accounts"
+    " FOR EACH ROW EXECUTE FUNCTION patron_accounts_permanent()",
+    "CREATE TRIGGER accounts_not_truncated BEFORE TRUNCATE ON accounts"
+    " FOR EACH STATEMENT EXECUTE FUNCTION patron_accounts_permanent()",
+]
+
+DOWNGRADE = [
+    "DROP TRIGGER accounts_not_truncated ON accounts",
+    "DROP TRIGGER accounts_permanent ON accounts",
+    "DROP FUNCTION patron_accounts_permanent()",
+    *(
+        f"ALTER TABLE {table} ADD CONSTRAINT {table}_account_id_fkey"
+        " FOREIGN KEY (account_id) REFERENCES accounts (id)"
+        for table in _UNREFERENCED
+    ),
+    *(
+        statement
+        for table in CHILDREN
+        for statement in (
+            f"ALTER TABLE {table} DROP CONSTRAINT {table}_customer_fkey",
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_account_id_fkey"
+            " FOREIGN KEY (account_id) REFERENCES accounts (id)",
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_customer_id_fkey"
+            " FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE",
+        )
+    ),
+    *_index(unique=False),
+]
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in UPGRADE:
+            op.execute(statement)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in DOWNGRADE:
+            op.execute(statement)

@@ -1,0 +1,188 @@
+"""Migration 0015 (PostgreSQL): a customer write does not lock its account's row, the per-customer
+tables reference their customer within the same account, and accounts are permanent."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from alembic import command
+from argon2 import PasswordHasher
+
+from patron.app import build_services, create_app
+from patron.config import Settings
+from patron.services.credentials import CredentialService
+from patron.storage.accounts import AccountStore
+from patron.storage.database import Database
+from patron.storage.migrate import _config, migrate
+from tests.conftest import auth_header
+from tests.factories import contact, customer_body
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.postgres_only]
+
+CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+# Every per-customer table a create writes, and the events.
+FULL = {
+    "customerAliases": ["crm-1"],
+    "customProperties": {"region": "emea", "tier": "gold"},
+    "integrationIds": [{"service": "Stripe", "id": "cus_1"}],
+    "contacts": [
+        contact(email="a@example.com", billingPreference="PRIMARY"),
+        contact(email="b@example.com", billingPreference="NONE"),
+    ],
+}
+CHILDREN = ("contacts", "customer_properties", "aliases", "integration_ids")
+
+
+async def create_while_account_locked(url: str, settings: Settings) -> int | None:
+    """POST a customer (with every per-customer part) while another transaction holds its
+    account's row FOR UPDATE, which conflicts with a foreign-key check's KEY SHARE: the status,
+    or None when the create was still waiting after two seconds."""
+    services, store = await build_services(settings.but(database_url=url), password_hasher=CHEAP)
+    holder = await asyncpg.connect(url)
+    try:
+        issued = await services.credentials.create(f"locked-{uuid.uuid4().hex[:8]}")
+        async with (
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=create_app(services.settings, services=services)),
+                base_url="http://testserver/api",
+                headers=auth_header(issued),
+            ) as client,
+            holder.transaction(),
+        ):
+            await holder.execute(
+                "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", issued.credential.account_id
+            )
+            try:
+                async with asyncio.timeout(2):
+                    response = await client.post("/customers", json=customer_body(**FULL))
+            except TimeoutError:
+                return None
+        return response.status_code
+    finally:
+        await holder.close()
+        await store.close()
+
+
+async def test_a_create_waits_for_the_account_row_before_0015_and_not_after(
+    fresh_url: str, settings: Settings
+) -> None:
+    await asyncio.to_thread(migrate, fresh_url, "0014")
+    assert await create_while_account_locked(fresh_url, settings) is None
+    await asyncio.to_thread(migrate, fresh_url)
+    assert await create_while_account_locked(fresh_url, settings) == 201
+
+
+@pytest.fixture
+async def raw(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def test_a_part_of_another_accounts_customer_is_refused(
+    raw: asyncpg.Connection, account: str, db: Database
+) -> None:
+    """Contacts and custom properties (aliases and integration ids alike) name their customer's
+    account, or are refused; deleting the customer still takes its parts along."""
+    issued = await CredentialService(AccountStore(db)).create(f"other-{uuid.uuid4().hex[:8]}")
+    other = issued.credential.account_id
+    customer_id = str(uuid.uuid4())
+    await raw.execute(
+        "INSERT INTO customers (id, account_id, created_at, updated_at, revision, legal_name,"
+        " legal_name_key, line1, town, postcode, country, tax_status, status)"
+        " VALUES ($1, $2, 1, 1, 1, 'X Ltd', 'x ltd', '1 St', 'Leeds', 'LS1', 'GB', 'TAXED',"
+        " 'ACTIVE')",
+        customer_id,
+        account,
+    )
+    parts = {
+        "contacts": "INSERT INTO contacts (id, account_id, customer_id, name, email, email_key,"
+        " billing_preference, created_at, updated_at, revision)"
+        " VALUES ($3, $1, $2, 'Ann', 'a@x.com', 'a@x.com', 'PRIMARY', 1, 1, 1)",
+        "customer_properties": "INSERT INTO customer_properties (account_id, customer_id, key,"
+        " value) VALUES ($1, $2, $3, 'v')",
+    }
+    for sql in parts.values():
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await raw.execute(sql, other, customer_id, str(uuid.uuid4()))
+        await raw.execute(sql, account, customer_id, str(uuid.uuid4()))
+    await raw.execute("DELETE FROM customers WHERE id = $1", customer_id)
+    for table in parts:
+        left = await raw.fetchval(
+            f"SELECT count(*) FROM {table} WHERE customer_id = $1", customer_id
+        )
+        assert left == 0
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM accounts WHERE id = $1",
+        "UPDATE accounts SET id = id || '-moved' WHERE id = $1",
+    ],
+)
+async def test_an_account_is_never_deleted_or_renumbered(
+    raw: asyncpg.Connection, account: str, sql: str
+) -> None:
+    with pytest.raises(asyncpg.PostgresError, match="accounts are permanent") as refused:
+        await raw.execute(sql, account)
+    assert refused.value.sqlstate == "PA002"
+    assert await raw.fetchval("SELECT count(*) FROM accounts WHERE id = $1", account) == 1
+
+
+async def test_accounts_are_never_truncated(raw: asyncpg.Connection, account: str) -> None:
+    with pytest.raises(asyncpg.PostgresError, match="accounts are permanent") as refused:
+        await raw.execute("TRUNCATE accounts CASCADE")
+    assert refused.value.sqlstate == "PA002"
+    assert await raw.fetchval("SELECT count(*) FROM accounts WHERE id = $1", account) == 1
+
+
+async def test_an_account_keeps_its_name_changeable(raw: asyncpg.Connection, account: str) -> None:
+    """Only the id is permanent: the guard fires on `UPDATE OF id`, not on every update."""
+    renamed = await raw.fetchval(
+        "UPDATE accounts SET name = name || '-renamed' WHERE id = $1 RETURNING name", account
+    )
+    assert renamed.endswith("-renamed")
+
+
+async def test_the_downgrade_restores_the_references(fresh_url: str) -> None:
+    await asyncio.to_thread(migrate, fresh_url)
+    await asyncio.to_thread(command.downgrade, _config(fresh_url), "0014")
+    conn = await asyncpg.connect(fresh_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT conrelid::regclass::text AS t, pg_get_constraintdef(oid) AS d"
+            " FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY($1)",
+            [
+                *CHILDREN,
+                "customers",
+                "events",
+                "customer_counts",
+                "label_counts",
+                "property_counts",
+            ],
+        )
+        found = {(r["t"], r["d"]) for r in rows}
+        assert ("customers", "FOREIGN KEY (account_id) REFERENCES accounts(id)") in found
+        for table in ("events", "customer_counts", "label_counts", "property_counts"):
+            assert (table, "FOREIGN KEY (account_id) REFERENCES accounts(id)") in found
+        for table in CHILDREN:
+            assert (table, "FOREIGN KEY (account_id) REFERENCES accounts(id)") in found
+            assert (
+                table,
+                "FOREIGN KEY (customer_id) REFERENCES customers(id) ON DELETE CASCADE",
+            ) in found
+        triggers = await conn.fetchval(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'accounts'::regclass"
+            " AND NOT tgisinternal"
+        )
+        assert triggers == 0
+    finally:
+        await conn.close()
