@@ -1,12 +1,12 @@
 """PostgreSQL: a customer write no longer locks its account's row.
 
 Every foreign-key check takes a KEY SHARE lock on the row it finds. Before this migration a
-create checked the account's row eight times (the customer, two contacts, two custom properties,
-three events). Every concurrent create of the account locked that one row, so PostgreSQL made
-a new MultiXact for almost every create: 14,336 MultiXacts for 14,406 creates, with seven
-members each, at 10 pgbench clients. Each one is written to the MultiXact SLRU and to the WAL,
-under one lock. At 2,500 creates a second that is also ~17,000 member entries a second, which
-autovacuum must freeze before they wrap around.
+create checked its account's row eight times (the customer, two contacts, two custom properties,
+three events). All concurrent creates of an account locked that one row, so PostgreSQL made a
+MultiXact (the row's list of lockers) for nearly every create: 5,149 MultiXacts with 25,766
+members for 6,075 of Patron's creates under wrk. Each is written to the MultiXact SLRU and the
+WAL under one lock, and autovacuum must freeze them before they wrap around
+(docs/performance.md, "Session 11: the account's row").
 
 What the references meant, and what replaces them:
 
@@ -16,15 +16,16 @@ What the references meant, and what replaces them:
   belongs to the row's account, on the customer's row (which a create has just inserted). That is
   stronger than before. `ON DELETE CASCADE` is kept. `customers_account_id` becomes unique, which
   the reference needs; `(account_id, id)` was unique already through the primary key `(id)`.
-- **Customers, events and the counts** (customers, labels, custom properties: each a row per
-  account and stripe, upserted by the triggers, so a new stripe's first insert was checked) no
-  longer reference `accounts`. Accounts are permanent:
+- **Customers, events, the counts and the idempotency keys** no longer reference `accounts`.
+  (The counts are a row per account and stripe, upserted by the triggers: a stripe's first insert
+  was checked. An idempotency key is claimed by every POST that sends one.) Accounts are
+  permanent instead:
   `accounts_permanent` refuses deleting an account, changing its id and truncating the table,
   so no reference to an account can dangle. An account id is only ever written from an
   authenticated credential (which keeps its reference) or from `patron import --account`,
   which looks the account up by name.
-- The other references to `accounts` stay. Those tables are written by other requests
-  (organizations, payment settings, webhooks, idempotency keys, credentials).
+- The other references to `accounts` stay: organizations, payment settings, webhook policies and
+  deliveries, and credentials are written by other requests, or only when webhooks are set up.
 
 SQLite: unchanged. It has one writer and no row locks, so its checks cost no contention.
 
@@ -43,7 +44,14 @@ branch_labels = None
 depends_on = None
 
 CHILDREN = ("contacts", "customer_properties", "aliases", "integration_ids")
-_UNREFERENCED = ("customers", "events", "customer_counts", "label_counts", "property_counts")
+_UNREFERENCED = (
+    "customers",
+    "events",
+    "customer_counts",
+    "label_counts",
+    "property_counts",
+    "idempotency_keys",
+)
 
 
 def _index(unique: bool) -> list[str]:
