@@ -36,7 +36,14 @@ FULL = {
     ],
 }
 CHILDREN = ("contacts", "customer_properties", "aliases", "integration_ids")
-UNREFERENCED = ("events", "customer_counts", "label_counts", "property_counts", "idempotency_keys")
+UNREFERENCED = (
+    "customers",
+    "events",
+    "customer_counts",
+    "label_counts",
+    "property_counts",
+    "idempotency_keys",
+)
 
 
 async def create_while_account_locked(url: str, settings: Settings) -> int | None:
@@ -94,8 +101,8 @@ async def raw(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 async def test_a_part_of_another_accounts_customer_is_refused(
     raw: asyncpg.Connection, account: str, db: Database
 ) -> None:
-    """Contacts and custom properties (aliases and integration ids alike) name their customer's
-    account, or are refused; deleting the customer still takes its parts along."""
+    """A contact, custom property, alias or integration id names its customer's account, or is
+    refused; deleting the customer still takes its parts along."""
     issued = await CredentialService(AccountStore(db)).create(f"other-{uuid.uuid4().hex[:8]}")
     other = issued.credential.account_id
     customer_id = str(uuid.uuid4())
@@ -113,7 +120,12 @@ async def test_a_part_of_another_accounts_customer_is_refused(
         " VALUES ($3, $1, $2, 'Ann', 'a@x.com', 'a@x.com', 'PRIMARY', 1, 1, 1)",
         "customer_properties": "INSERT INTO customer_properties (account_id, customer_id, key,"
         " value) VALUES ($1, $2, $3, 'v')",
+        "aliases": "INSERT INTO aliases (id, account_id, customer_id, value, created_at,"
+        " revision) VALUES ($3, $1, $2, $3, 1, 1)",
+        "integration_ids": "INSERT INTO integration_ids (account_id, customer_id, position,"
+        " service, external_id, is_pending) VALUES ($1, $2, length($3), 'Stripe', $3, false)",
     }
+    assert set(parts) == set(CHILDREN)
     for sql in parts.values():
         with pytest.raises(asyncpg.ForeignKeyViolationError):
             await raw.execute(sql, other, customer_id, str(uuid.uuid4()))
@@ -165,10 +177,9 @@ async def test_the_downgrade_restores_the_references(fresh_url: str) -> None:
         rows = await conn.fetch(
             "SELECT conrelid::regclass::text AS t, pg_get_constraintdef(oid) AS d"
             " FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY($1)",
-            [*CHILDREN, "customers", *UNREFERENCED],
+            [*CHILDREN, *UNREFERENCED],
         )
         found = {(r["t"], r["d"]) for r in rows}
-        assert ("customers", "FOREIGN KEY (account_id) REFERENCES accounts(id)") in found
         for table in UNREFERENCED:
             assert (table, "FOREIGN KEY (account_id) REFERENCES accounts(id)") in found
         for table in CHILDREN:

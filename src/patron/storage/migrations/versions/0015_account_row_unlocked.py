@@ -43,7 +43,7 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
-CHILDREN = ("contacts", "customer_properties", "aliases", "integration_ids")
+_CHILDREN = ("contacts", "customer_properties", "aliases", "integration_ids")
 _UNREFERENCED = (
     "customers",
     "events",
@@ -68,7 +68,7 @@ UPGRADE = [
     *_index(unique=True),
     *(
         statement
-        for table in CHILDREN
+        for table in _CHILDREN
         for statement in (
             f"ALTER TABLE {table} DROP CONSTRAINT {table}_account_id_fkey",
             f"ALTER TABLE {table} DROP CONSTRAINT {table}_customer_id_fkey",
@@ -103,7 +103,7 @@ DOWNGRADE = [
     ),
     *(
         statement
-        for table in CHILDREN
+        for table in _CHILDREN
         for statement in (
             f"ALTER TABLE {table} DROP CONSTRAINT {table}_customer_fkey",
             f"ALTER TABLE {table} ADD CONSTRAINT {table}_account_id_fkey"
