@@ -4,6 +4,7 @@ tables reference their customer within the same account, and accounts are perman
 from __future__ import annotations
 
 import asyncio
+import importlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -35,15 +36,11 @@ FULL = {
         contact(email="b@example.com", billingPreference="NONE"),
     ],
 }
-CHILDREN = ("contacts", "customer_properties", "aliases", "integration_ids")
-UNREFERENCED = (
-    "customers",
-    "events",
-    "customer_counts",
-    "label_counts",
-    "property_counts",
-    "idempotency_keys",
-)
+# Which tables lost their reference to `accounts` (UNREFERENCED), and which reference their
+# customer within its account instead (CHILDREN).
+MIGRATION = importlib.import_module("patron.storage.migrations.versions.0015_account_row_unlocked")
+CHILDREN: tuple[str, ...] = MIGRATION.CHILDREN
+UNREFERENCED: tuple[str, ...] = MIGRATION.UNREFERENCED
 
 
 async def create_while_account_locked(url: str, settings: Settings) -> int | None:

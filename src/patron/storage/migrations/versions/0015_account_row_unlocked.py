@@ -43,8 +43,8 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
-_CHILDREN = ("contacts", "customer_properties", "aliases", "integration_ids")
-_UNREFERENCED = (
+CHILDREN = ("contacts", "customer_properties", "aliases", "integration_ids")
+UNREFERENCED = (
     "customers",
     "events",
     "customer_counts",
@@ -68,7 +68,7 @@ UPGRADE = [
     *_index(unique=True),
     *(
         statement
-        for table in _CHILDREN
+        for table in CHILDREN
         for statement in (
             f"ALTER TABLE {table} DROP CONSTRAINT {table}_account_id_fkey",
             f"ALTER TABLE {table} DROP CONSTRAINT {table}_customer_id_fkey",
@@ -77,7 +77,7 @@ UPGRADE = [
             " ON DELETE CASCADE",
         )
     ),
-    *(f"ALTER TABLE {table} DROP CONSTRAINT {table}_account_id_fkey" for table in _UNREFERENCED),
+    *(f"ALTER TABLE {table} DROP CONSTRAINT {table}_account_id_fkey" for table in UNREFERENCED),
     """
     CREATE FUNCTION patron_accounts_permanent() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -99,11 +99,11 @@ DOWNGRADE = [
     *(
         f"ALTER TABLE {table} ADD CONSTRAINT {table}_account_id_fkey"
         " FOREIGN KEY (account_id) REFERENCES accounts (id)"
-        for table in _UNREFERENCED
+        for table in UNREFERENCED
     ),
     *(
         statement
-        for table in _CHILDREN
+        for table in CHILDREN
         for statement in (
             f"ALTER TABLE {table} DROP CONSTRAINT {table}_customer_fkey",
             f"ALTER TABLE {table} ADD CONSTRAINT {table}_account_id_fkey"
