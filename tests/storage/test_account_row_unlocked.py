@@ -41,12 +41,14 @@ FULL = {
 MIGRATION = importlib.import_module("patron.storage.migrations.versions.0015_account_row_unlocked")
 CHILDREN: tuple[str, ...] = MIGRATION.CHILDREN
 UNREFERENCED: tuple[str, ...] = MIGRATION.UNREFERENCED
+HOOK = "https://hooks.example.com/in"
 
 
-async def create_while_account_locked(url: str, settings: Settings) -> int | None:
+async def create_while_locked(url: str, settings: Settings, *, webhook: bool = False) -> int | None:
     """POST a customer (every per-customer part, and an idempotency key) while another
     transaction holds its account's row FOR UPDATE, which conflicts with a foreign-key check's
-    KEY SHARE: the status, or None when the create was still waiting after two seconds."""
+    KEY SHARE; with `webhook`, the account has a live policy, whose row and recipient's row are
+    held too. The status, or None when the create was still waiting after two seconds."""
     services, store = await build_services(settings.but(database_url=url), password_hasher=CHEAP)
     holder = await asyncpg.connect(url)
     try:
@@ -59,9 +61,18 @@ async def create_while_account_locked(url: str, settings: Settings) -> int | Non
             ) as client,
             holder.transaction(),
         ):
-            await holder.execute(
-                "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", issued.credential.account_id
-            )
+            held = ["SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE"]
+            if webhook:
+                policy = {"name": "hooks", "channel": "WEBHOOK", "recipients": [HOOK]}
+                created = await client.post("/notifications/policies", json=policy)
+                assert created.status_code == 201, created.text
+                held += [
+                    "SELECT 1 FROM notification_policies WHERE account_id = $1 FOR UPDATE",
+                    "SELECT 1 FROM notification_recipients r JOIN notification_policies p"
+                    " ON p.id = r.policy_id WHERE p.account_id = $1 FOR UPDATE OF r",
+                ]
+            for sql in held:
+                await holder.execute(sql, issued.credential.account_id)
             try:
                 async with asyncio.timeout(2):
                     response = await client.post(
@@ -81,9 +92,9 @@ async def test_a_create_waits_for_the_account_row_before_0015_and_not_after(
     fresh_url: str, settings: Settings
 ) -> None:
     await asyncio.to_thread(migrate, fresh_url, "0014")
-    assert await create_while_account_locked(fresh_url, settings) is None
-    await asyncio.to_thread(migrate, fresh_url)
-    assert await create_while_account_locked(fresh_url, settings) == 201
+    assert await create_while_locked(fresh_url, settings) is None
+    await asyncio.to_thread(migrate, fresh_url, "0015")
+    assert await create_while_locked(fresh_url, settings) == 201
 
 
 @pytest.fixture
@@ -167,7 +178,7 @@ async def test_an_account_keeps_its_name_changeable(raw: asyncpg.Connection, acc
 
 
 async def test_the_downgrade_restores_the_references(fresh_url: str) -> None:
-    await asyncio.to_thread(migrate, fresh_url)
+    await asyncio.to_thread(migrate, fresh_url, "0015")
     await asyncio.to_thread(command.downgrade, _config(fresh_url), "0014")
     conn = await asyncpg.connect(fresh_url)
     try:
