@@ -19,6 +19,7 @@ from patron.domain.accounts import Credential, IssuedCredential
 from patron.domain.errors import PatronError
 from patron.services.credentials import CredentialService
 from patron.storage.accounts import AccountStore
+from patron.storage.database import MigrationRefused
 
 BOOTSTRAP_ACCOUNT = "default"
 # Seconds a thread may hold the GIL while another waits for it, during `patron import` (5 ms is
@@ -132,7 +133,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    migrate(settings.database_url)
+    try:
+        migrate(settings.database_url)
+    except MigrationRefused as refused:
+        print(f"patron migrate: {refused}", file=sys.stderr)
+        return 1
     print(f"Database at {_safe_url(settings.database_url)} is up to date.")
     return 0
 

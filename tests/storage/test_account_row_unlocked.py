@@ -15,6 +15,7 @@ from alembic import command
 from argon2 import PasswordHasher
 
 from patron.app import build_services, create_app
+from patron.cli import main
 from patron.config import Settings
 from patron.services.credentials import CredentialService
 from patron.storage.accounts import AccountStore
@@ -106,15 +107,10 @@ async def raw(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-async def test_a_part_of_another_accounts_customer_is_refused(
-    raw: asyncpg.Connection, account: str, db: Database
-) -> None:
-    """A contact, custom property, alias or integration id names its customer's account, or is
-    refused; deleting the customer still takes its parts along."""
-    issued = await CredentialService(AccountStore(db)).create(f"other-{uuid.uuid4().hex[:8]}")
-    other = issued.credential.account_id
+async def insert_customer(conn: asyncpg.Connection, account: str) -> str:
+    """A bare customer row of `account`, written with SQL; its id."""
     customer_id = str(uuid.uuid4())
-    await raw.execute(
+    await conn.execute(
         "INSERT INTO customers (id, account_id, created_at, updated_at, revision, legal_name,"
         " legal_name_key, line1, town, postcode, country, tax_status, status)"
         " VALUES ($1, $2, 1, 1, 1, 'X Ltd', 'x ltd', '1 St', 'Leeds', 'LS1', 'GB', 'TAXED',"
@@ -122,6 +118,17 @@ async def test_a_part_of_another_accounts_customer_is_refused(
         customer_id,
         account,
     )
+    return customer_id
+
+
+async def test_a_part_of_another_accounts_customer_is_refused(
+    raw: asyncpg.Connection, account: str, db: Database
+) -> None:
+    """A contact, custom property, alias or integration id names its customer's account, or is
+    refused; deleting the customer still takes its parts along."""
+    issued = await CredentialService(AccountStore(db)).create(f"other-{uuid.uuid4().hex[:8]}")
+    other = issued.credential.account_id
+    customer_id = await insert_customer(raw, account)
     parts = {
         "contacts": "INSERT INTO contacts (id, account_id, customer_id, name, email, email_key,"
         " billing_preference, created_at, updated_at, revision)"
@@ -201,5 +208,39 @@ async def test_the_downgrade_restores_the_references(fresh_url: str) -> None:
             " AND NOT tgisinternal"
         )
         assert triggers == 0
+    finally:
+        await conn.close()
+
+
+async def test_the_upgrade_refuses_parts_of_another_accounts_customer_and_changes_nothing(
+    fresh_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows the new reference would refuse (written before it existed) stop `patron migrate`
+    with a message naming their table and count, and the schema stays at 0014; once they are
+    corrected the upgrade goes through."""
+    await asyncio.to_thread(migrate, fresh_url, "0014")
+    conn = await asyncpg.connect(fresh_url)
+    try:
+        ours, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+        for account in (ours, theirs):
+            await conn.execute(
+                "INSERT INTO accounts (id, name, created_at) VALUES ($1, $1, 1)", account
+            )
+        customer_id = await insert_customer(conn, ours)
+        await conn.execute(
+            "INSERT INTO customer_properties (account_id, customer_id, key, value)"
+            " VALUES ($1, $2, 'k', 'v')",
+            theirs,
+            customer_id,
+        )
+        code = await asyncio.to_thread(main, ["--database-url", fresh_url, "migrate"])
+        err = capsys.readouterr().err
+        assert code == 1
+        assert "customer_properties: 1" in err
+        assert "changed nothing" in err
+        assert await conn.fetchval("SELECT version_num FROM alembic_version") == "0014"
+        await conn.execute("UPDATE customer_properties SET account_id = $1", ours)
+        assert await asyncio.to_thread(main, ["--database-url", fresh_url, "migrate"]) == 0
+        assert await conn.fetchval("SELECT version_num FROM alembic_version") != "0014"
     finally:
         await conn.close()

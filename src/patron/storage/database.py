@@ -48,6 +48,12 @@ class LockTimeoutError(Exception):
     """A statement waited longer than its transaction's lock timeout (`Dialect.lock_timeout`)."""
 
 
+class MigrationRefused(Exception):
+    """A migration found rows it cannot carry over and stopped before changing anything
+    (PostgreSQL runs a migration in one transaction). The message names the rows' tables and
+    how to find them."""
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     name: str

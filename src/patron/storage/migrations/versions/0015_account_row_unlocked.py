@@ -14,7 +14,9 @@ What the references meant, and what replaces them:
   their `account_id` and their `customer_id` separately: nothing said they were the same
   account. They now reference `customers (account_id, id)`, one check that the row's customer
   belongs to the row's account, on the customer's row (which a create has just inserted). That is
-  stronger than before. `ON DELETE CASCADE` is kept. `customers_account_id` becomes unique, which
+  stronger than before: a database holding such a row (which Patron never wrote) stops the
+  upgrade before any change, and `patron migrate` says which tables and how to list the rows.
+  `ON DELETE CASCADE` is kept. `customers_account_id` becomes unique, which
   the reference needs; `(account_id, id)` was unique already through the primary key `(id)`.
 - **Customers, events, the counts and the idempotency keys** no longer reference `accounts`.
   (The counts are a row per account and stripe, upserted by the triggers: a stripe's first insert
@@ -36,7 +38,10 @@ Create Date: 2026-12-06
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
+
+from patron.storage.database import MigrationRefused
 
 revision = "0015"
 down_revision = "0014"
@@ -116,8 +121,36 @@ DOWNGRADE = [
 ]
 
 
+# The parts whose account is not their customer's: the new reference would refuse them.
+MISMATCHED = (
+    "FROM {table} x JOIN customers c ON c.id = x.customer_id WHERE c.account_id <> x.account_id"
+)
+
+
+def _refuse_mismatched_parts() -> None:
+    bind = op.get_bind()
+    found = {
+        table: count
+        for table in CHILDREN
+        if (
+            count := bind.execute(
+                sa.text(f"SELECT count(*) {MISMATCHED.format(table=table)}")
+            ).scalar_one()
+        )
+    }
+    if found:
+        listed = ", ".join(f"{table}: {count}" for table, count in found.items())
+        first = next(iter(found))
+        raise MigrationRefused(
+            f"migration 0015 changed nothing: rows name a customer of another account ({listed})."
+            f" List them with `SELECT x.* {MISMATCHED.format(table=first)}` (and likewise for"
+            " each table named), then correct their account_id or delete them."
+        )
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        _refuse_mismatched_parts()
         for statement in UPGRADE:
             op.execute(statement)
 
