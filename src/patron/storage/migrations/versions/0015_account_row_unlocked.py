@@ -127,7 +127,9 @@ MISMATCHED = (
 )
 
 
-def _refuse_mismatched_parts() -> None:
+def _refusal() -> MigrationRefused | None:
+    """Which tables hold parts the new reference refused, and how to list them (None: none do).
+    Counted only after the reference failed: its own validation already reads every part once."""
     bind = op.get_bind()
     found = {
         table: count
@@ -138,21 +140,30 @@ def _refuse_mismatched_parts() -> None:
             ).scalar_one()
         )
     }
-    if found:
-        listed = ", ".join(f"{table}: {count}" for table, count in found.items())
-        first = next(iter(found))
-        raise MigrationRefused(
-            f"migration 0015 changed nothing: rows name a customer of another account ({listed})."
-            f" List them with `SELECT x.* {MISMATCHED.format(table=first)}` (and likewise for"
-            " each table named), then correct their account_id or delete them."
-        )
+    if not found:
+        return None
+    listed = ", ".join(f"{table}: {count}" for table, count in found.items())
+    first = next(iter(found))
+    return MigrationRefused(
+        f"migration 0015 changed nothing: rows name a customer of another account ({listed})."
+        f" List them with `SELECT x.* {MISMATCHED.format(table=first)}` (and likewise for"
+        " each table named), then correct their account_id or delete them."
+    )
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        _refuse_mismatched_parts()
-        for statement in UPGRADE:
-            op.execute(statement)
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    try:
+        # A savepoint, so that the counts can still be read in the migration's transaction.
+        with op.get_bind().begin_nested():
+            for statement in UPGRADE:
+                op.execute(statement)
+    except sa.exc.IntegrityError:
+        refusal = _refusal()
+        if refusal is None:
+            raise
+        raise refusal from None
 
 
 def downgrade() -> None:
