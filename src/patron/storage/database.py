@@ -49,9 +49,9 @@ class LockTimeoutError(Exception):
 
 
 class MigrationRefused(Exception):
-    """A migration found rows it cannot carry over and stopped before changing anything
-    (PostgreSQL runs a migration in one transaction). The message names the rows' tables and
-    how to find them."""
+    """A migration found rows it cannot carry over; its transaction is rolled back, so nothing
+    changed (PostgreSQL runs a migration in one transaction). The message names the rows'
+    tables and how to find them."""
 
 
 @dataclass(frozen=True, slots=True)

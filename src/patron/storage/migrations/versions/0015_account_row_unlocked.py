@@ -14,8 +14,8 @@ What the references meant, and what replaces them:
   their `account_id` and their `customer_id` separately: nothing said they were the same
   account. They now reference `customers (account_id, id)`, one check that the row's customer
   belongs to the row's account, on the customer's row (which a create has just inserted). That is
-  stronger than before: a database holding such a row (which Patron never wrote) stops the
-  upgrade before any change, and `patron migrate` says which tables and how to list the rows.
+  stronger than before: a database holding such a row (which Patron never wrote) makes the
+  upgrade roll back, and `patron migrate` says which tables and how to list the rows.
   `ON DELETE CASCADE` is kept. `customers_account_id` becomes unique, which
   the reference needs; `(account_id, id)` was unique already through the primary key `(id)`.
 - **Customers, events, the counts and the idempotency keys** no longer reference `accounts`.
